@@ -1,0 +1,72 @@
+"""The ``neurosim`` command line: a thin layer over the Python API.
+
+Each subcommand lives in a small ``_cmd_<name>`` function registered in
+:func:`build_parser`. Errors derived from :class:`NeurosimError` are
+printed as one clear message with exit code 2, never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import NeurosimError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurosim",
+        description="Mechanistic simulation of pain driven by hepatocellular carcinoma.",
+    )
+    parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for register in _REGISTRY:
+        register(sub)
+    return parser
+
+
+_REGISTRY: list = []
+
+
+def command(register):
+    """Decorator adding a subcommand registration function to the CLI."""
+    _REGISTRY.append(register)
+    return register
+
+
+#: Modules that each define one subcommand with a ``register(subparsers)`` function.
+_SUBCOMMAND_MODULES = (
+    "neurosim._cli_params",
+)
+
+
+def _load_subcommands() -> None:
+    import importlib
+
+    for name in _SUBCOMMAND_MODULES:
+        command(importlib.import_module(name).register)
+
+
+_load_subcommands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NeurosimError as exc:
+        print(f"neurosim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"neurosim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Exception hierarchy for neurosim.
+
+Every error neurosim raises on purpose derives from :class:`NeurosimError`.
+Subclasses also inherit the matching builtin, so ``except ValueError``
+keeps working for callers who do not know about neurosim.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+__all__ = [
+    "NeurosimError",
+    "NeurosimValueError",
+    "NeurosimKeyError",
+    "NeurosimTypeError",
+    "ScenarioError",
+    "UnitError",
+    "ResultsFileError",
+    "did_you_mean",
+]
+
+
+class NeurosimError(Exception):
+    """Base class of all errors raised by neurosim."""
+
+
+class NeurosimValueError(NeurosimError, ValueError):
+    """An argument has the right type but a value that is not allowed."""
+
+
+class NeurosimTypeError(NeurosimError, TypeError):
+    """An argument has the wrong type (e.g. an rhs that is not jitted)."""
+
+
+class NeurosimKeyError(NeurosimError, KeyError):
+    """A name (state, parameter, drug, output) that does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class UnitError(NeurosimValueError):
+    """A quantity whose unit is unknown or does not fit the expected dimension."""
+
+
+class ScenarioError(NeurosimValueError):
+    """A scenario or sweep file that cannot be used as written.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what is allowed.
+    file : str, optional
+        Path of the offending file.
+    key : str, optional
+        Dotted key inside the file (e.g. ``treatments[2].dose``).
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+        self.file = file
+        self.key = key
+        where = ""
+        if file:
+            where = f"{file}: "
+        if key:
+            where += f"[{key}] "
+        super().__init__(where + message)
+
+
+class ResultsFileError(NeurosimValueError):
+    """A results file that is missing, corrupt or of an unsupported format."""
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """Return a ``" Did you mean 'x'?"`` suffix, or ``""`` when nothing is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=n, cutoff=0.6)
+    if not close:
+        return ""
+    if len(close) == 1:
+        return f" Did you mean '{close[0]}'?"
+    return " Did you mean " + ", ".join(f"'{c}'" for c in close[:-1]) + f" or '{close[-1]}'?"

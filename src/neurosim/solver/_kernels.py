@@ -1,0 +1,568 @@
+"""Compiled per-member integration kernels.
+
+Everything here runs inside Numba: the stepper of each method family (driven
+by the coefficient arrays of :mod:`neurosim.solver._tableaus`), the dense
+linear algebra of the Rosenbrock stages, dose application, step-size control
+and dense output at the save times.
+
+A member is integrated in *segments* that end at dose times; no step
+crosses a dose. Between segments the state jumps by the doses (or by what a
+user ``dose_hook`` does) and integration restarts from the new state,
+carrying the last step-size proposal across (a one-step method needs no
+history, so a restart is exact).
+
+These functions are not cached on their own: they are compiled into, and
+cached with, the ensemble kernel generated for each right-hand side (see
+:mod:`neurosim.solver._codegen`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Status codes of one member (documented in neurosim.solver.Status).
+SUCCESS = 0
+MAX_STEPS = 1
+STEP_UNDERFLOW = 2
+NONFINITE = 3
+NOT_RUN = -1
+
+# Positions in the per-member statistics row.
+STAT_STEPS = 0
+STAT_REJECTED = 1
+STAT_RHS = 2
+STAT_JAC = 3
+STAT_LU = 4
+N_STATS = 5
+
+FAMILY_EXPLICIT = 0
+FAMILY_ROSENBROCK = 1
+
+_EPS = np.finfo(np.float64).eps
+_SQRT_EPS = np.sqrt(_EPS)
+_SAFETY = 0.9
+_FAC_MIN = 0.2
+_FAC_MAX_EXPLICIT = 10.0
+_FAC_MAX_ROSENBROCK = 6.0
+_PI_BETA1 = 0.7   # proportional exponent numerator (divided by error order + 1)
+_PI_BETA2 = 0.4   # integral exponent numerator
+
+
+# ---------------------------------------------------------------------------
+# Dense linear algebra for small systems (n up to ~100): LU with partial
+# pivoting in place, then forward and back substitution.
+
+@njit(inline="always")
+def lu_factor(a, piv):
+    """Factor ``a`` in place as P A = L U. Returns False when singular."""
+    n = a.shape[0]
+    for k in range(n):
+        p = k
+        amax = abs(a[k, k])
+        for i in range(k + 1, n):
+            v = abs(a[i, k])
+            if v > amax:
+                amax = v
+                p = i
+        piv[k] = p
+        if amax == 0.0 or not np.isfinite(amax):
+            return False
+        if p != k:
+            for j in range(n):
+                tmp = a[k, j]
+                a[k, j] = a[p, j]
+                a[p, j] = tmp
+        inv = 1.0 / a[k, k]
+        for i in range(k + 1, n):
+            lik = a[i, k] * inv
+            a[i, k] = lik
+            if lik != 0.0:
+                for j in range(k + 1, n):
+                    a[i, j] -= lik * a[k, j]
+    return True
+
+
+@njit(inline="always")
+def lu_solve(lu, piv, b):
+    """Solve A x = b in place given the factors from :func:`lu_factor`."""
+    n = lu.shape[0]
+    for k in range(n):
+        p = piv[k]
+        if p != k:
+            tmp = b[k]
+            b[k] = b[p]
+            b[p] = tmp
+    for i in range(n):
+        s = b[i]
+        for j in range(i):
+            s -= lu[i, j] * b[j]
+        b[i] = s
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for j in range(i + 1, n):
+            s -= lu[i, j] * b[j]
+        b[i] = s / lu[i, i]
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+@njit(inline="always")
+def _all_finite(v):
+    for i in range(v.shape[0]):
+        if not np.isfinite(v[i]):
+            return False
+    return True
+
+
+@njit(inline="always")
+def _err_norm(err, y, ynew, rtol, atol):
+    """Root-mean-square of the error scaled by atol + rtol * max(|y|, |ynew|)."""
+    n = err.shape[0]
+    s = 0.0
+    for i in range(n):
+        sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+        v = err[i] / sc
+        s += v * v
+    return np.sqrt(s / n)
+
+
+@njit
+def _initial_step(rhs, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
+    """Starting step size (Hairer, Norsett & Wanner, Solving ODEs I, II.4).
+
+    Returns the step and uses one rhs evaluation.
+    """
+    n = y.shape[0]
+    d0 = 0.0
+    d1 = 0.0
+    for i in range(n):
+        sc = atol[i] + rtol * abs(y[i])
+        d0 += (y[i] / sc) ** 2
+        d1 += (f0[i] / sc) ** 2
+    d0 = np.sqrt(d0 / n)
+    d1 = np.sqrt(d1 / n)
+    if d0 < 1e-5 or d1 < 1e-5:
+        h0 = 1e-6
+    else:
+        h0 = 0.01 * d0 / d1
+    h0 = min(h0, span)
+    for i in range(n):
+        ytmp[i] = y[i] + h0 * f0[i]
+    rhs(t + h0, ytmp, p, ftmp)
+    d2 = 0.0
+    for i in range(n):
+        sc = atol[i] + rtol * abs(y[i])
+        d2 += ((ftmp[i] - f0[i]) / sc) ** 2
+    d2 = np.sqrt(d2 / n) / h0
+    if not np.isfinite(d2):
+        return h0 * 1e-3
+    dmax = max(d1, d2)
+    if dmax <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / dmax) ** (1.0 / (order + 1))
+    return min(100.0 * h0, h1, span)
+
+
+@njit
+def _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
+    """Forward-difference Jacobian, one column per state."""
+    n = y.shape[0]
+    for i in range(n):
+        ytmp[i] = y[i]
+    for j in range(n):
+        scale = max(abs(y[j]), atol[j] / max(rtol, _EPS))
+        delta = _SQRT_EPS * scale
+        if delta == 0.0:
+            delta = _SQRT_EPS
+        ytmp[j] = y[j] + delta
+        delta = ytmp[j] - y[j]  # the increment actually representable
+        rhs(t, ytmp, p, ftmp)
+        for i in range(n):
+            J[i, j] = (ftmp[i] - f0[i]) / delta
+        ytmp[j] = y[j]
+
+
+@njit(inline="always")
+def _default_dose(y, target, amount):
+    y[target] += amount
+
+
+@njit
+def no_jac(t, y, p, J):  # pragma: no cover - placeholder when no Jacobian is given
+    pass
+
+
+@njit
+def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
+    pass
+
+
+# ---------------------------------------------------------------------------
+# One step of each family
+
+@njit
+def _rk_step(rhs, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
+    """One explicit Runge-Kutta step; K[0] must hold f(t, y) on entry."""
+    n = y.shape[0]
+    s = b.shape[0]
+    for i in range(n):
+        K[0, i] = f0[i]
+    for st in range(1, s):
+        for i in range(n):
+            acc = 0.0
+            for j in range(st):
+                aij = a[st, j]
+                if aij != 0.0:
+                    acc += aij * K[j, i]
+            ytmp[i] = y[i] + h * acc
+        rhs(t + c[st] * h, ytmp, p, K[st])
+    for i in range(n):
+        accb = 0.0
+        acce = 0.0
+        for j in range(s):
+            accb += b[j] * K[j, i]
+            acce += e[j] * K[j, i]
+        ynew[i] = y[i] + h * accb
+        errv[i] = h * acce
+    return s - 1
+
+
+@njit
+def _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
+              U, ynew, errv, ytmp, ftmp):
+    """One Rosenbrock step with the Jacobian J at (t, y).
+
+    Returns (number of rhs evaluations, True if the iteration matrix was
+    factorised, False if it was singular).
+    """
+    n = y.shape[0]
+    s = m.shape[0]
+    fac = 1.0 / (h * gamma)
+    for i in range(n):
+        for j in range(n):
+            W[i, j] = -J[i, j]
+        W[i, i] += fac
+    if not lu_factor(W, piv):
+        return 0, False
+    nf = 0
+    for st in range(s):
+        if st == 0:
+            for i in range(n):
+                ftmp[i] = f0[i]
+        else:
+            for i in range(n):
+                acc = y[i]
+                for j in range(st):
+                    aij = a[st, j]
+                    if aij != 0.0:
+                        acc += aij * U[j, i]
+                ytmp[i] = acc
+            rhs(t + alpha[st] * h, ytmp, p, ftmp)
+            nf += 1
+        hg = h * gammai[st]
+        for i in range(n):
+            acc = ftmp[i] + hg * dfdt[i]
+            for j in range(st):
+                cij = c[st, j]
+                if cij != 0.0:
+                    acc += (cij / h) * U[j, i]
+            U[st, i] = acc
+        lu_solve(W, piv, U[st])
+    for i in range(n):
+        accm = y[i]
+        acce = 0.0
+        for j in range(s):
+            accm += m[j] * U[j, i]
+            acce += e[j] * U[j, i]
+        ynew[i] = accm
+        errv[i] = acce
+    return nf, True
+
+
+@njit
+def _rk_dense(theta, h, y, K, dense, out_row):
+    n = y.shape[0]
+    s = K.shape[0]
+    nd = dense.shape[1]
+    for i in range(n):
+        acc = 0.0
+        for st in range(s):
+            th = theta
+            w = 0.0
+            for j in range(nd):
+                w += dense[st, j] * th
+                th *= theta
+            acc += w * K[st, i]
+        out_row[i] = y[i] + h * acc
+
+
+@njit
+def _ros_dense(theta, y, ynew, U, dense, out_row):
+    n = y.shape[0]
+    s = U.shape[0]
+    nk = dense.shape[0]
+    for i in range(n):
+        corr = 0.0
+        th = 1.0
+        for k in range(nk):
+            dk = 0.0
+            for st in range(s):
+                dk += dense[k, st] * U[st, i]
+            corr += th * dk
+            th *= theta
+        out_row[i] = (1.0 - theta) * y[i] + theta * ynew[i] + theta * (1.0 - theta) * corr
+
+
+# ---------------------------------------------------------------------------
+# The per-member driver
+
+@njit
+def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, autonomous,
+                     y0, p, t_eval, dose_t, dose_target, dose_amount, dose_tag,
+                     rtol, atol, max_steps, first_step, max_step, out, stats):
+    """Integrate one member over ``t_eval`` with bolus doses.
+
+    Parameters
+    ----------
+    rhs, jac, hook : numba functions
+        ``rhs(t, y, p, dydt)``, ``jac(t, y, p, J)`` (used when ``has_jac``)
+        and ``hook(t, y, p, target, amount, tag)`` (used when ``has_hook``).
+    family : int
+        0 for explicit Runge-Kutta (uses ``etab``), 1 for Rosenbrock
+        (uses ``rtab``).
+    etab, rtab : tuples of arrays
+        ``(a, b, e, c, dense, error_order)`` and
+        ``(gamma, a, c, alpha, gammai, m, e, dense, error_order)``.
+    y0, p : 1-D float64 arrays
+        Initial state and parameters of this member.
+    t_eval : 1-D float64 array, increasing
+        Save times; integration starts at ``t_eval[0]``.
+    dose_t, dose_target, dose_amount, dose_tag : 1-D arrays
+        Dose records sorted by time (stable).
+    out : 2-D float64 array (n_times, n_states)
+        Filled with the solution; rows after a failure are NaN.
+    stats : 1-D int64 array (N_STATS,)
+
+    Returns
+    -------
+    status : int
+        Status code (0 on success).
+    t : float
+        The time reached (the end of the span on success).
+    """
+    n = y0.shape[0]
+    n_t = t_eval.shape[0]
+    n_d = dose_t.shape[0]
+    ea, eb, ee, ec, edense, e_err_order = etab
+    rgamma, ra, rc, ralpha, rgammai, rm, re, rdense, r_err_order = rtab
+    if family == FAMILY_EXPLICIT:
+        s = eb.shape[0]
+        k_err = e_err_order + 1.0
+        fac_max = _FAC_MAX_EXPLICIT
+    else:
+        s = rm.shape[0]
+        k_err = r_err_order + 1.0
+        fac_max = _FAC_MAX_ROSENBROCK
+    beta1 = _PI_BETA1 / k_err
+    beta2 = _PI_BETA2 / k_err
+
+    y = y0.copy()
+    ynew = np.empty(n)
+    f0 = np.empty(n)
+    errv = np.empty(n)
+    ytmp = np.empty(n)
+    ftmp = np.empty(n)
+    dfdt = np.zeros(n)
+    K = np.empty((s, n))
+    if family == FAMILY_ROSENBROCK:
+        J = np.empty((n, n))
+        W = np.empty((n, n))
+    else:
+        J = np.empty((1, 1))
+        W = np.empty((1, 1))
+    piv = np.empty(n, dtype=np.int64)
+
+    for k in range(N_STATS):
+        stats[k] = 0
+
+    t0 = t_eval[0]
+    t_end = t_eval[n_t - 1]
+    status = SUCCESS
+
+    # Doses at the initial time act before the first output.
+    di = 0
+    while di < n_d and dose_t[di] <= t0:
+        if has_hook:
+            hook(t0, y, p, dose_target[di], dose_amount[di], dose_tag[di])
+        else:
+            _default_dose(y, dose_target[di], dose_amount[di])
+        di += 1
+    for i in range(n):
+        out[0, i] = y[i]
+    k_out = 1
+    while k_out < n_t and t_eval[k_out] <= t0:
+        for i in range(n):
+            out[k_out, i] = y[i]
+        k_out += 1
+
+    t = t0
+    h = first_step
+    err_prev = 1.0
+    n_attempts = 0
+    need_start = True   # f0 (and the step proposal) must be (re)computed
+
+    while t < t_end and status == SUCCESS:
+        # End of this segment: the next dose time, or the end of the span.
+        te = t_end
+        if di < n_d and dose_t[di] < t_end:
+            te = dose_t[di]
+        if need_start:
+            rhs(t, y, p, f0)
+            stats[STAT_RHS] += 1
+            if not _all_finite(f0):
+                status = NONFINITE
+                break
+            # Cold-start estimate; after a dose the carried step is capped by
+            # it, since a bolus can make the solution change much faster.
+            if h <= 0.0 or t > t0:
+                order = e_err_order if family == FAMILY_EXPLICIT else r_err_order
+                h_start = _initial_step(rhs, t, y, p, f0, rtol, atol, order, t_end - t,
+                                        ytmp, ftmp)
+                stats[STAT_RHS] += 1
+                if h <= 0.0 or h_start < h:
+                    h = h_start
+            need_start = False
+        jac_current = False
+        last_rejected = False
+        while t < te:
+            if n_attempts >= max_steps:
+                status = MAX_STEPS
+                break
+            if h > max_step:
+                h = max_step
+            # Stretch the step to the segment end rather than leave a sliver.
+            if t + 1.01 * h >= te:
+                h = te - t
+                t_new = te
+            else:
+                t_new = t + h
+            h_min = 16.0 * _EPS * max(abs(t), 1.0)
+            if h < h_min:
+                status = STEP_UNDERFLOW
+                break
+            n_attempts += 1
+
+            if family == FAMILY_EXPLICIT:
+                nf = _rk_step(rhs, t, h, y, p, f0, ea, eb, ee, ec, K, ynew, errv, ytmp)
+                stats[STAT_RHS] += nf
+                ok_lin = True
+            else:
+                if not jac_current:
+                    if has_jac:
+                        jac(t, y, p, J)
+                    else:
+                        _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
+                        stats[STAT_RHS] += n
+                    stats[STAT_JAC] += 1
+                    if not autonomous:
+                        dt = _SQRT_EPS * max(abs(t), 1.0)
+                        rhs(t + dt, y, p, ftmp)
+                        stats[STAT_RHS] += 1
+                        for i in range(n):
+                            dfdt[i] = (ftmp[i] - f0[i]) / dt
+                    jac_current = True
+                nf, ok_lin = _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
+                                       ralpha, rgammai, rm, re, K, ynew, errv, ytmp, ftmp)
+                stats[STAT_RHS] += nf
+                stats[STAT_LU] += 1
+
+            if ok_lin and _all_finite(ynew):
+                err = _err_norm(errv, y, ynew, rtol, atol)
+                finite = np.isfinite(err)
+            else:
+                err = np.inf
+                finite = False
+
+            if finite and err <= 1.0:
+                # Accepted: write the save times inside (t, t_new].
+                while k_out < n_t and t_eval[k_out] <= t_new and t_eval[k_out] < te:
+                    if t_eval[k_out] == t_new:
+                        for i in range(n):
+                            out[k_out, i] = ynew[i]
+                    else:
+                        theta = (t_eval[k_out] - t) / h
+                        if family == FAMILY_EXPLICIT:
+                            _rk_dense(theta, h, y, K, edense, out[k_out])
+                        else:
+                            _ros_dense(theta, y, ynew, K, rdense, out[k_out])
+                    k_out += 1
+                stats[STAT_STEPS] += 1
+                # PI step-size control.
+                if err == 0.0:
+                    fac = fac_max
+                else:
+                    fac = _SAFETY * err ** (-beta1) * err_prev ** beta2
+                    fac = min(fac_max, max(_FAC_MIN, fac))
+                if last_rejected:
+                    fac = min(fac, 1.0)
+                err_prev = max(err, 1e-4)
+                last_rejected = False
+                h_next = h * fac
+                t = t_new
+                for i in range(n):
+                    y[i] = ynew[i]
+                if family == FAMILY_EXPLICIT:
+                    # FSAL: the last stage is f at the new point.
+                    for i in range(n):
+                        f0[i] = K[s - 1, i]
+                    jac_current = False
+                else:
+                    if t < te:
+                        rhs(t, y, p, f0)
+                        stats[STAT_RHS] += 1
+                    jac_current = False
+                h = h_next
+            else:
+                stats[STAT_REJECTED] += 1
+                if finite:
+                    fac = max(_FAC_MIN, _SAFETY * err ** (-1.0 / k_err))
+                else:
+                    fac = _FAC_MIN
+                last_rejected = True
+                h = h * fac
+                if not finite and h < 16.0 * _EPS * max(abs(t), 1.0):
+                    status = NONFINITE
+                    break
+        if status != SUCCESS:
+            break
+        # Segment end: apply every dose due now, then write the save times
+        # that coincide with it (they include the doses).
+        dosed = False
+        while di < n_d and dose_t[di] <= t:
+            if has_hook:
+                hook(t, y, p, dose_target[di], dose_amount[di], dose_tag[di])
+            else:
+                _default_dose(y, dose_target[di], dose_amount[di])
+            di += 1
+            dosed = True
+        if dosed:
+            need_start = True
+            err_prev = 1.0
+            if not _all_finite(y):
+                status = NONFINITE
+                break
+        while k_out < n_t and t_eval[k_out] <= t:
+            for i in range(n):
+                out[k_out, i] = y[i]
+            k_out += 1
+        if family == FAMILY_ROSENBROCK and not dosed and t < t_end:
+            rhs(t, y, p, f0)
+            stats[STAT_RHS] += 1
+
+    if status != SUCCESS:
+        for k in range(k_out, n_t):
+            for i in range(n):
+                out[k, i] = np.nan
+    return status, t

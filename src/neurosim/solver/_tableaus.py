@@ -1,0 +1,129 @@
+"""Coefficient tables of the integration methods, held as data.
+
+One generic compiled kernel per method family (explicit Runge-Kutta,
+Rosenbrock) runs whichever table it is given; adding a method of an
+existing family is adding a table here.
+
+Explicit Runge-Kutta tables
+---------------------------
+``a`` (s, s) stage matrix, ``b`` (s,) weights of the propagated solution,
+``e`` (s,) weights of the error estimate (``b - bhat``), ``c`` (s,) nodes,
+``dense`` (s, k) coefficients of the continuous extension
+``y(t0 + th*h) = y0 + h * sum_i K_i * sum_j dense[i, j] * th**(j + 1)``.
+The last stage of a FSAL table is f at the new point.
+
+Rosenbrock tables (the "u-form" of Hairer & Wanner, Solving ODEs II, IV.7)
+---------------------------------------------------------------------------
+Each stage solves ``(I/(h*gamma) - J) u_i = f(t + alpha_i h, y + sum_j a_ij u_j)
++ sum_j (c_ij / h) u_j + h * gamma_i * df/dt``; the new solution is
+``y + sum_i m_i u_i`` and the error estimate ``sum_i e_i u_i``. The dense
+output is ``(1 - th) y0 + th y1 + th (1 - th) sum_k th**k D_k`` with
+``D_k = sum_i dense[k, i] u_i``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DP5", "RODAS4", "EXPLICIT", "ROSENBROCK"]
+
+
+class ExplicitTable:
+    """Coefficients of an embedded explicit Runge-Kutta pair."""
+
+    family = "explicit"
+
+    def __init__(self, name, a, b, e, c, dense, order, error_order, fsal):
+        self.name = name
+        self.a = np.ascontiguousarray(a, dtype=np.float64)
+        self.b = np.ascontiguousarray(b, dtype=np.float64)
+        self.e = np.ascontiguousarray(e, dtype=np.float64)
+        self.c = np.ascontiguousarray(c, dtype=np.float64)
+        self.dense = np.ascontiguousarray(dense, dtype=np.float64)
+        self.order = order
+        self.error_order = error_order
+        self.fsal = fsal
+        self.stages = len(self.b)
+
+
+class RosenbrockTable:
+    """Coefficients of an embedded Rosenbrock (W-form with exact Jacobian) method."""
+
+    family = "rosenbrock"
+
+    def __init__(self, name, gamma, a, c, alpha, gammai, m, e, dense, order, error_order):
+        self.name = name
+        self.gamma = float(gamma)
+        self.a = np.ascontiguousarray(a, dtype=np.float64)
+        self.c = np.ascontiguousarray(c, dtype=np.float64)
+        self.alpha = np.ascontiguousarray(alpha, dtype=np.float64)
+        self.gammai = np.ascontiguousarray(gammai, dtype=np.float64)
+        self.m = np.ascontiguousarray(m, dtype=np.float64)
+        self.e = np.ascontiguousarray(e, dtype=np.float64)
+        self.dense = np.ascontiguousarray(dense, dtype=np.float64)
+        self.order = order
+        self.error_order = error_order
+        self.stages = len(self.m)
+
+
+# ---------------------------------------------------------------------------
+# Dormand & Prince (1980) 5(4) pair, FSAL, with Shampine's (1986) continuous
+# extension of order 4.
+_dp5_a = np.zeros((7, 7))
+_dp5_a[1, :1] = [1 / 5]
+_dp5_a[2, :2] = [3 / 40, 9 / 40]
+_dp5_a[3, :3] = [44 / 45, -56 / 15, 32 / 9]
+_dp5_a[4, :4] = [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729]
+_dp5_a[5, :5] = [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656]
+_dp5_a[6, :6] = [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]
+_dp5_b = _dp5_a[6].copy()  # b_7 = 0: the FSAL stage only feeds the error estimate
+_dp5_bhat = np.array([5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200,
+                      187 / 2100, 1 / 40])
+_dp5_c = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
+_dp5_dense = np.array([
+    [1.0, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
+    [0.0, 0.0, 0.0, 0.0],
+    [0.0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
+    [0.0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
+    [0.0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
+    [0.0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
+    [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
+])
+DP5 = ExplicitTable("dp5", _dp5_a, _dp5_b, _dp5_b - _dp5_bhat, _dp5_c, _dp5_dense,
+                    order=5, error_order=4, fsal=True)
+
+# ---------------------------------------------------------------------------
+# RODAS4 (Hairer & Wanner, Solving ODEs II, 2nd ed., section VI.4): six
+# stages, order 4, embedded order 3, stiffly accurate, L-stable, with a
+# continuous extension of order 3.
+_r4_a = np.zeros((6, 6))
+_r4_a[1, :1] = [1.544]
+_r4_a[2, :2] = [0.9466785280815826, 0.2557011698983284]
+_r4_a[3, :3] = [3.314825187068521, 2.896124015972201, 0.9986419139977817]
+_r4_a[4, :4] = [1.221224509226641, 6.019134481288629, 12.53708332932087,
+                -0.6878860361058950]
+_r4_a[5, :5] = [1.221224509226641, 6.019134481288629, 12.53708332932087,
+                -0.6878860361058950, 1.0]
+_r4_c = np.zeros((6, 6))
+_r4_c[1, :1] = [-5.6688]
+_r4_c[2, :2] = [-2.430093356833875, -0.2063599157091915]
+_r4_c[3, :3] = [-0.1073529058151375, -9.594562251023355, -20.47028614809616]
+_r4_c[4, :4] = [7.496443313967647, -10.24680431464352, -33.99990352819905,
+                11.70890893206160]
+_r4_c[5, :5] = [8.083246795921522, -7.981132988064893, -31.52159432874371,
+                16.31930543123136, -6.058818238834054]
+_r4_alpha = np.array([0.0, 0.386, 0.21, 0.63, 1.0, 1.0])
+_r4_gammai = np.array([0.25, -0.1043, 0.1035, -0.0362, 0.0, 0.0])
+_r4_m = np.array([1.221224509226641, 6.019134481288629, 12.53708332932087,
+                  -0.6878860361058950, 1.0, 1.0])
+_r4_e = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+_r4_dense = np.array([
+    [10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823,
+     1.025137723295662, 0.0],
+    [-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386,
+     -6.594389125716872, 0.0],
+])
+RODAS4 = RosenbrockTable("rodas4", 0.25, _r4_a, _r4_c, _r4_alpha, _r4_gammai, _r4_m,
+                         _r4_e, _r4_dense, order=4, error_order=3)
+
+EXPLICIT = {"dp5": DP5}
+ROSENBROCK = {"rodas4": RODAS4}

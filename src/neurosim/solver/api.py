@@ -1,0 +1,409 @@
+"""The public entry point of the ensemble solver: :func:`solve_ensemble`."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+from numba.core.registry import CPUDispatcher
+
+from ..errors import NeurosimKeyError, NeurosimTypeError, NeurosimValueError, did_you_mean
+from . import _kernels as K
+from ._codegen import get_kernel
+from ._tableaus import EXPLICIT, ROSENBROCK, DP5, RODAS4
+
+__all__ = ["solve_ensemble", "EnsembleResult", "Status", "METHODS"]
+
+#: Methods accepted by ``solve_ensemble(method=...)``.
+METHODS = ("auto", "rodas4", "dp5")
+
+
+class Status(enum.IntEnum):
+    """Outcome of one ensemble member."""
+
+    SUCCESS = K.SUCCESS
+    MAX_STEPS = K.MAX_STEPS
+    STEP_UNDERFLOW = K.STEP_UNDERFLOW
+    NONFINITE = K.NONFINITE
+    NOT_RUN = K.NOT_RUN
+
+    @property
+    def message(self) -> str:
+        return _STATUS_MESSAGES[self]
+
+
+_STATUS_MESSAGES = {
+    Status.SUCCESS: "success",
+    Status.MAX_STEPS: (
+        "stopped after max_steps step attempts before the end of the span; raise max_steps, "
+        "loosen rtol/atol, or, if the problem is stiff and the method explicit, use "
+        "method='rodas4'"),
+    Status.STEP_UNDERFLOW: (
+        "the step size fell below the resolution of t; the solution may blow up in finite "
+        "time near the time reached, or the tolerances cannot be met: inspect the model "
+        "there, or loosen rtol/atol"),
+    Status.NONFINITE: (
+        "non-finite values (NaN or inf) in the state or its derivative that smaller steps "
+        "could not avoid; check the rhs near the time reached for division by zero, "
+        "logarithms or powers of negative values, or overflow"),
+    Status.NOT_RUN: "not run",
+}
+
+
+@dataclass(eq=False)
+class EnsembleResult:
+    """Solution of an ensemble of initial-value problems.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_times,)
+        Save times (the ``t_eval`` given).
+    y : ndarray, shape (n_members, n_times, n_states)
+        Solution at the save times. Rows after a member's failure are NaN.
+    status : ndarray of int, shape (n_members,)
+        :class:`Status` code per member (0 = success).
+    t_reached : ndarray, shape (n_members,)
+        The time each member reached (``t[-1]`` on success).
+    stats : dict of ndarray (n_members,)
+        ``n_steps`` (accepted), ``n_rejected``, ``n_rhs``, ``n_jac`` and
+        ``n_lu`` (matrix factorisations) per member.
+    method : str
+        The method used (``"auto"`` resolved).
+    names : tuple of str or None
+        State names, when the caller supplied them; enables ``res["name"]``.
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    status: np.ndarray
+    t_reached: np.ndarray
+    stats: dict
+    method: str
+    rtol: float
+    atol: np.ndarray
+    names: tuple | None = field(default=None)
+
+    @property
+    def n_members(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def success(self) -> np.ndarray:
+        """Boolean mask of members that reached the end of the span."""
+        return self.status == Status.SUCCESS
+
+    @property
+    def all_success(self) -> bool:
+        return bool(np.all(self.status == Status.SUCCESS))
+
+    def messages(self) -> list[str]:
+        """One line per failed member: index, status, time reached and what to try."""
+        lines = []
+        for i in np.flatnonzero(self.status != Status.SUCCESS):
+            st = Status(int(self.status[i]))
+            lines.append(f"member {i}: {st.name} at t={self.t_reached[i]:.6g}: {st.message}")
+        return lines
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """Trajectories of one state by name, shape (n_members, n_times)."""
+        if self.names is None:
+            raise NeurosimKeyError("this result has no state names; index res.y instead")
+        try:
+            idx = self.names.index(name)
+        except ValueError:
+            raise NeurosimKeyError(
+                f"no state named {name!r}; states are: {', '.join(self.names)}."
+                + did_you_mean(name, self.names)) from None
+        return self.y[:, :, idx]
+
+    def __repr__(self) -> str:
+        ok = int(np.sum(self.success))
+        return (f"EnsembleResult(method={self.method!r}, members={self.n_members}, "
+                f"times={self.t.size}, states={self.y.shape[2]}, succeeded={ok}/{self.n_members})")
+
+
+def _as_float_array(name, value, ndim_allowed):
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NeurosimValueError(f"{name} must be an array of numbers; got {type(value).__name__}") from None
+    if arr.ndim not in ndim_allowed:
+        shapes = " or ".join(f"{d}-D" for d in ndim_allowed)
+        raise NeurosimValueError(f"{name} must be {shapes}; got shape {arr.shape}")
+    return arr
+
+
+def _check_jitted(name, func, signature):
+    if func is None:
+        return
+    if not isinstance(func, CPUDispatcher):
+        raise NeurosimTypeError(
+            f"{name} must be a numba.njit function with signature {signature}; got "
+            f"{type(func).__name__}. Decorate it with @numba.njit.")
+
+
+def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rtol=1e-6,
+                   atol=1e-9, doses=None, threads=None, max_steps=100_000, dose_hook=None,
+                   first_step=None, max_step=np.inf, autonomous=False):
+    """Integrate many initial-value problems that share a right-hand side.
+
+    Parameters
+    ----------
+    rhs : numba.njit function
+        ``rhs(t, y, p, dydt)`` writes dy/dt into ``dydt``; ``t`` is a float,
+        ``y``, ``p`` and ``dydt`` are 1-D float64 arrays. Time is in
+        whatever unit the model uses (neurosim's own model uses hours).
+    y0 : array_like, shape (n_states,) or (n_members, n_states)
+        Initial states at ``t_eval[0]``; a 1-D array is shared by all members.
+    t_eval : array_like, shape (n_times,)
+        Strictly increasing save times. Integration starts at ``t_eval[0]``.
+    params : array_like, shape (n_params,) or (n_members, n_params), optional
+        Parameters passed to ``rhs`` as ``p``; a 1-D array is shared.
+
+    Other Parameters
+    ----------------
+    jac : numba.njit function, optional
+        ``jac(t, y, p, J)`` writes ``J[i, j] = d f_i / d y_j``. Without it the
+        stiff method builds a forward-difference Jacobian (n extra rhs
+        evaluations per step).
+    method : {"auto", "rodas4", "dp5"}
+        ``"rodas4"``: the L-stable Rosenbrock method of Hairer & Wanner (order
+        4, embedded order 3, dense output of order 3), for stiff problems
+        and for pharmacology with fast and slow processes together.
+        ``"dp5"``: Dormand-Prince 5(4) with Shampine's order-4 dense output,
+        for non-stiff problems. ``"auto"`` uses ``"rodas4"``, which is
+        efficient on stiff problems and remains accurate on non-stiff ones;
+        pick ``"dp5"`` when you know the problem is non-stiff and the rhs is
+        cheap.
+    rtol : float
+        Relative tolerance (> 0).
+    atol : float or array_like, shape (n_states,)
+        Absolute tolerance (> 0), scalar or one per state. Per-state values
+        matter when states differ in scale (mg in the gut vs pg/mL of a
+        cytokine): a state is followed down to about ``atol / rtol``.
+    doses : tuple, optional
+        ``(times, targets, amounts)`` or ``(times, targets, amounts, tags)``
+        of equal length: bolus records. ``amounts`` may be
+        ``(n_members, n_doses)``. A bolus adds ``amount`` to
+        ``y[target]`` at its time; the save time equal to a dose time
+        includes the dose; doses at the same time add, in the order given.
+        No step crosses a dose: integration restarts there.
+    threads : int, optional
+        Number of threads (default: all of Numba's threads, i.e. all
+        cores). Results do not depend on it.
+    max_steps : int
+        Maximum step attempts per member.
+    dose_hook : numba.njit function, optional
+        ``dose_hook(t, y, p, target, amount, tag)`` replaces the default
+        "add amount to y[target]": it may change ``y`` in place in any way
+        (switch an infusion, take a titration decision). ``target`` need
+        not be a state index when a hook is given.
+    first_step : float, optional
+        Initial step; default from the standard starting-step heuristic.
+    max_step : float
+        Largest step allowed.
+    autonomous : bool
+        Declare that ``rhs`` does not depend on ``t`` explicitly; saves the
+        time-derivative evaluation of the stiff method (one rhs call per
+        step). Only set it when true.
+
+    Returns
+    -------
+    EnsembleResult
+        ``t``, ``y (n_members, n_times, n_states)``, ``status`` per member
+        (0 = success; see :class:`Status` and ``res.messages()``) and
+        per-member statistics.
+
+    Notes
+    -----
+    Members run in parallel with a ``prange`` loop; each member is
+    integrated by one thread from start to end, so a member's result is the
+    same bit for bit whether solved alone, inside any ensemble or on any
+    number of threads. A member that fails (NaN, blow-up, too many steps)
+    gets its status while the others continue.
+
+    Examples
+    --------
+    >>> import numba, numpy as np
+    >>> @numba.njit
+    ... def decay(t, y, p, dydt):
+    ...     dydt[0] = -p[0] * y[0]
+    >>> res = solve_ensemble(decay, [1.0], np.linspace(0, 1, 3), params=[[1.0], [2.0]])
+    >>> res.y.shape
+    (2, 3, 1)
+    """
+    _check_jitted("rhs", rhs, "rhs(t, y, p, dydt)")
+    _check_jitted("jac", jac, "jac(t, y, p, J)")
+    _check_jitted("dose_hook", dose_hook, "dose_hook(t, y, p, target, amount, tag)")
+
+    if method not in METHODS:
+        raise NeurosimValueError(
+            f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
+            + did_you_mean(str(method), METHODS))
+    resolved = "rodas4" if method == "auto" else method
+    if resolved in EXPLICIT:
+        family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[resolved], RODAS4
+    else:
+        family, etab_obj, rtab_obj = K.FAMILY_ROSENBROCK, DP5, ROSENBROCK[resolved]
+
+    y0a = _as_float_array("y0", y0, (1, 2))
+    y0a = np.ascontiguousarray(y0a if y0a.ndim == 2 else y0a[None, :])
+    n_states = y0a.shape[1]
+    if n_states == 0:
+        raise NeurosimValueError("y0 must have at least one state")
+    if not np.all(np.isfinite(y0a)):
+        raise NeurosimValueError("y0 contains NaN or inf; initial states must be finite")
+
+    t = _as_float_array("t_eval", t_eval, (1,))
+    if t.size == 0:
+        raise NeurosimValueError("t_eval must contain at least one time")
+    if not np.all(np.isfinite(t)):
+        raise NeurosimValueError("t_eval contains NaN or inf")
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        bad = int(np.flatnonzero(np.diff(t) <= 0)[0])
+        raise NeurosimValueError(
+            f"t_eval must be strictly increasing; t_eval[{bad}]={t[bad]!r} >= "
+            f"t_eval[{bad + 1}]={t[bad + 1]!r}")
+    t = np.ascontiguousarray(t)
+
+    if params is None:
+        pa = np.zeros((1, 0))
+    else:
+        pa = _as_float_array("params", params, (1, 2))
+        pa = pa if pa.ndim == 2 else pa[None, :]
+    pa = np.ascontiguousarray(pa)
+
+    # Dose records.
+    if doses is None:
+        dt_ = np.zeros(0)
+        dtarget = np.zeros(0, dtype=np.int64)
+        damount = np.zeros((1, 0))
+        dtag = np.zeros(0, dtype=np.int64)
+    else:
+        dt_, dtarget, damount, dtag = _check_doses(doses, t, n_states, dose_hook is not None)
+
+    rows = {"y0": y0a.shape[0], "params": pa.shape[0], "dose amounts": damount.shape[0]}
+    n_members = max(rows.values())
+    for what, r in rows.items():
+        if r not in (1, n_members):
+            detail = ", ".join(f"{k}: {v}" for k, v in rows.items())
+            raise NeurosimValueError(
+                f"inconsistent number of members ({detail}); each must have 1 row or "
+                f"{n_members} rows")
+
+    rtol = float(rtol)
+    if not np.isfinite(rtol) or rtol <= 0:
+        raise NeurosimValueError(f"rtol must be a positive number; got {rtol!r}")
+    if rtol < 100 * np.finfo(float).eps:
+        raise NeurosimValueError(
+            f"rtol={rtol:g} is below what float64 arithmetic can deliver; use rtol >= 2.3e-14")
+    atol_a = _as_float_array("atol", atol, (0, 1))
+    if atol_a.ndim == 0:
+        atol_a = np.full(n_states, float(atol_a))
+    if atol_a.shape != (n_states,):
+        raise NeurosimValueError(
+            f"atol must be a scalar or have one value per state ({n_states}); got shape {atol_a.shape}")
+    if not np.all(np.isfinite(atol_a)) or np.any(atol_a <= 0):
+        raise NeurosimValueError("atol must be positive and finite (scalar or per state)")
+    atol_a = np.ascontiguousarray(atol_a)
+
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise NeurosimValueError(f"max_steps must be a positive integer; got {max_steps!r}")
+    if first_step is None:
+        first = 0.0
+    else:
+        first = float(first_step)
+        if not np.isfinite(first) or first <= 0:
+            raise NeurosimValueError(f"first_step must be positive and finite; got {first_step!r}")
+    hmax = float(max_step)
+    if not hmax > 0:
+        raise NeurosimValueError(f"max_step must be positive; got {max_step!r}")
+
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    if threads is None:
+        n_threads = max_threads
+    else:
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= max_threads:
+            raise NeurosimValueError(
+                f"threads must be an integer from 1 to {max_threads} (the cores Numba may use); "
+                f"got {threads!r}")
+        n_threads = int(threads)
+
+    kernel = get_kernel(rhs, jac, dose_hook)
+    etab = (etab_obj.a, etab_obj.b, etab_obj.e, etab_obj.c, etab_obj.dense,
+            float(etab_obj.error_order))
+    rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
+            rtab_obj.m, rtab_obj.e, rtab_obj.dense, float(rtab_obj.error_order))
+
+    out = np.empty((n_members, t.size, n_states))
+    status = np.full(n_members, K.NOT_RUN, dtype=np.int64)
+    t_last = np.full(n_members, np.nan)
+    stats = np.zeros((n_members, K.N_STATS), dtype=np.int64)
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        kernel(family, etab, rtab, bool(autonomous), y0a, pa, t, dt_, dtarget, damount, dtag,
+               rtol, atol_a, int(max_steps), first, hmax, out, status, t_last, stats)
+    finally:
+        numba.set_num_threads(previous)
+
+    return EnsembleResult(
+        t=t, y=out, status=status, t_reached=t_last,
+        stats={"n_steps": stats[:, K.STAT_STEPS], "n_rejected": stats[:, K.STAT_REJECTED],
+               "n_rhs": stats[:, K.STAT_RHS], "n_jac": stats[:, K.STAT_JAC],
+               "n_lu": stats[:, K.STAT_LU]},
+        method=resolved, rtol=rtol, atol=atol_a)
+
+
+def _check_doses(doses, t, n_states, has_hook):
+    if not isinstance(doses, (tuple, list)) or len(doses) not in (3, 4):
+        raise NeurosimValueError(
+            "doses must be a tuple (times, targets, amounts) or (times, targets, amounts, tags)")
+    times = _as_float_array("doses times", doses[0], (1,))
+    n_d = times.size
+    try:
+        targets = np.asarray(doses[1])
+    except Exception:  # pragma: no cover - defensive
+        raise NeurosimValueError("dose targets must be integers") from None
+    if targets.ndim != 1 or targets.size != n_d:
+        raise NeurosimValueError(
+            f"dose targets must be 1-D with one entry per dose ({n_d}); got shape {targets.shape}")
+    if n_d and not np.issubdtype(targets.dtype, np.integer):
+        if not np.all(np.equal(np.mod(targets, 1), 0)):
+            raise NeurosimValueError("dose targets must be integer state indices")
+    targets = targets.astype(np.int64)
+    amounts = _as_float_array("dose amounts", doses[2], (1, 2))
+    amounts = amounts if amounts.ndim == 2 else amounts[None, :]
+    if amounts.shape[1] != n_d:
+        raise NeurosimValueError(
+            f"dose amounts must have one column per dose ({n_d}); got shape {amounts.shape}")
+    if len(doses) == 4:
+        tags = np.asarray(doses[3])
+        if tags.ndim != 1 or tags.size != n_d:
+            raise NeurosimValueError(f"dose tags must be 1-D with one entry per dose ({n_d})")
+        tags = tags.astype(np.int64)
+    else:
+        tags = np.zeros(n_d, dtype=np.int64)
+    if not np.all(np.isfinite(times)):
+        raise NeurosimValueError("dose times contain NaN or inf")
+    if not np.all(np.isfinite(amounts)):
+        raise NeurosimValueError("dose amounts contain NaN or inf")
+    if n_d:
+        outside = (times < t[0]) | (times > t[-1])
+        if np.any(outside):
+            i = int(np.flatnonzero(outside)[0])
+            raise NeurosimValueError(
+                f"dose {i} at t={times[i]!r} is outside the integration span "
+                f"[{t[0]!r}, {t[-1]!r}] given by t_eval")
+        if not has_hook:
+            bad = (targets < 0) | (targets >= n_states)
+            if np.any(bad):
+                i = int(np.flatnonzero(bad)[0])
+                raise NeurosimValueError(
+                    f"dose {i} targets state {targets[i]}, which does not exist; targets must "
+                    f"be from 0 to {n_states - 1}")
+    order = np.argsort(times, kind="stable")
+    return (np.ascontiguousarray(times[order]), np.ascontiguousarray(targets[order]),
+            np.ascontiguousarray(amounts[:, order]), np.ascontiguousarray(tags[order]))
