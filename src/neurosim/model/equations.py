@@ -24,7 +24,7 @@ from .states import N_CORE, N_SLOTS
 
 __all__ = [
     "disease_rhs", "disease_jac", "model_rhs", "model_jac",
-    "fixed_slot_rhs", "fixed_slot_jac", "DEFAULT_SLOTS",
+    "fixed_slot_rhs", "fixed_slot_jac", "DEFAULT_SLOTS", "transmitted_signal", "nrs_value",
 ]
 
 LN2 = math.log(2.0)
@@ -575,3 +575,62 @@ def fixed_slot_rhs(t, y, p, dydt):
 def fixed_slot_jac(t, y, p, J):
     """Jacobian of :func:`fixed_slot_rhs` (per hour)."""
     _core_jac(t, y, p, p[_N_MODEL_PARAMS:_N_MODEL_PARAMS + _N_SLOTS], J, J, False)
+
+
+@njit(cache=True)
+def transmitted_signal(y, p, s):
+    """Nociceptive signal leaving the dorsal horn (the argument of the NRS map).
+
+    The same quantity as ``signal`` in :func:`neurosim.model.outputs`, for one
+    state, compiled, so that decisions taken inside the solver (titration,
+    rescue doses) read the pain a patient would report.
+
+    Parameters
+    ----------
+    y : ndarray, shape (>= N_CORE,)
+        State.
+    p : ndarray, shape (>= N_MODEL_PARAMS,)
+        Parameters.
+    s : ndarray, shape (N_SLOTS,)
+        Slot values.
+
+    Returns
+    -------
+    float
+        Transmitted signal (dimensionless).
+    """
+    v = max(y[Y_TUMOR_VOLUME], 0.0)
+    u_tnf, _ = _hill2(s[S_TNF_ACTIVITY] * y[Y_TNF], p[P_TNF_K50])
+    u_pge2, _ = _hill2(y[Y_PGE2], p[P_PGE2_K50])
+    stretch, _ = _capsule_stretch(v, p)
+    stim = (p[P_CAPSULE_PAIN_WEIGHT] * stretch + p[P_CHEMICAL_PGE2_WEIGHT] * u_pge2
+            + p[P_CHEMICAL_TNF_WEIGHT] * u_tnf)
+    psens = (1.0 + y[Y_SENSITIZATION_FAST] + y[Y_SENSITIZATION_TRPV1]
+             + p[P_PRIMING_WEIGHT] * y[Y_PRIMING])
+    s_sp = s[S_SPINAL]
+    a_in = s_sp * s[S_AFFERENT] * y[Y_FIBER_DENSITY] * psens * stim
+    cs = y[Y_CENTRAL_SLOW]
+    return (s[S_SUPRASPINAL] * (1.0 + y[Y_DESCENDING_FACILITATION])
+            * (a_in * (1.0 + y[Y_CENTRAL_FAST] + cs) + s_sp * p[P_SPONTANEOUS_CENTRAL] * cs))
+
+
+@njit(cache=True)
+def nrs_value(t, y, p, s):
+    """Numeric rating scale (0-10) of one state: ``10 S / (S + S50)`` (assumption A7).
+
+    Parameters
+    ----------
+    t : float
+        Time (h); unused.
+    y, p, s : ndarray
+        State, parameters and slot values as for :func:`transmitted_signal`.
+
+    Returns
+    -------
+    float
+        NRS on 0-10.
+    """
+    sig = transmitted_signal(y, p, s)
+    if sig < 0.0:
+        sig = 0.0
+    return 10.0 * sig / (sig + p[P_NRS_S50])

@@ -1,0 +1,81 @@
+"""The full system: disease model plus the compiled drug block.
+
+``p = [model parameters | treatment block]`` and ``y = [core states | drug
+states]`` (``docs/architecture.md``). The functions here are the solver-form
+right-hand side, Jacobian and dose hook of any scenario; the treatment block
+carries the scenario, so one compiled kernel serves every drug, regimen and
+procedure.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .model import equations as eq
+from .model.states import N_SLOTS
+from .treatments import pk
+
+__all__ = ["system_rhs", "system_jac", "system_dose_hook", "slot_values"]
+
+
+@njit(cache=True, inline="always")
+def _layout(p):
+    n = p.shape[0]
+    return int(p[n - 2]), int(p[n - 1])
+
+
+@njit(cache=True)
+def slot_values(t, y, p, s):
+    """Treatment slot values for the state ``y`` (written into ``s``)."""
+    n_core, off = _layout(p)
+    pk.drug_slot_values(t, y, p, n_core, off, s)
+
+
+@njit(cache=True)
+def system_rhs(t, y, p, dydt):
+    """Right-hand side of disease model plus drugs (per hour)."""
+    n_core, off = _layout(p)
+    s = np.empty(N_SLOTS)
+    pk.drug_slot_values(t, y, p, n_core, off, s)
+    eq.disease_rhs(t, y, p, s, dydt)
+    pk.drug_rhs(t, y, p, n_core, off, dydt)
+
+
+@njit(cache=True)
+def system_jac(t, y, p, J):
+    """Analytic Jacobian of :func:`system_rhs`.
+
+    The core block comes from the disease model, the drug block from the
+    treatment layer; drugs never depend on core states, and the core depends
+    on drug states only through the slots: ``J[core, drug] = dfds @ dsdy``.
+    """
+    n_core, off = _layout(p)
+    n = y.shape[0]
+    nd = n - n_core
+    s = np.empty(N_SLOTS)
+    dsdy = np.empty((N_SLOTS, nd))
+    dfds = np.empty((n_core, N_SLOTS))
+    pk.drug_slots(t, y, p, n_core, off, s, dsdy)
+    eq.disease_jac(t, y, p, s, J, dfds)
+    pk.drug_jac(t, y, p, n_core, off, J)
+    for i in range(n_core):
+        for j in range(nd):
+            acc = 0.0
+            for k in range(N_SLOTS):
+                acc += dfds[i, k] * dsdy[k, j]
+            J[i, n_core + j] = acc
+    for i in range(n_core, n):
+        for j in range(n_core):
+            J[i, j] = 0.0
+
+
+@njit(cache=True)
+def system_dose_hook(t, y, p, target, amount, tag):
+    """Apply one dose record; titration and rescue decisions read the NRS."""
+    nrs = np.nan
+    if pk.dose_needs_nrs(tag):
+        n_core, off = _layout(p)
+        s = np.empty(N_SLOTS)
+        pk.drug_slot_values(t, y, p, n_core, off, s)
+        nrs = eq.nrs_value(t, y, p, s)
+    pk.apply_dose(t, y, p, target, amount, tag, nrs)
