@@ -29,8 +29,12 @@ class NeurosimValueError(NeurosimError, ValueError):
     """An argument has the right type but a value that is not allowed."""
 
 
-class NeurosimTypeError(NeurosimError, TypeError):
-    """An argument has the wrong type (e.g. an rhs that is not jitted)."""
+class NeurosimTypeError(NeurosimValueError, TypeError):
+    """An argument of the wrong kind (e.g. an rhs that is not jitted).
+
+    Derives from both ``ValueError`` and ``TypeError`` so that callers
+    catching either see it.
+    """
 
 
 class NeurosimKeyError(NeurosimError, KeyError):

@@ -263,7 +263,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     if t.size > 1 and not np.all(np.diff(t) > 0):
         bad = int(np.flatnonzero(np.diff(t) <= 0)[0])
         raise NeurosimValueError(
-            f"t_eval must be strictly increasing; t_eval[{bad}]={t[bad]!r} >= "
+            f"t_eval must be strictly increasing; t_eval[{bad}]={float(t[bad])!r} >= "
             f"t_eval[{bad + 1}]={t[bad + 1]!r}")
     t = np.ascontiguousarray(t)
 
@@ -395,8 +395,8 @@ def _check_doses(doses, t, n_states, has_hook):
         if np.any(outside):
             i = int(np.flatnonzero(outside)[0])
             raise NeurosimValueError(
-                f"dose {i} at t={times[i]!r} is outside the integration span "
-                f"[{t[0]!r}, {t[-1]!r}] given by t_eval")
+                f"dose {i} at t={float(times[i])!r} is outside the integration span "
+                f"[{float(t[0])!r}, {float(t[-1])!r}] given by t_eval")
         if not has_hook:
             bad = (targets < 0) | (targets >= n_states)
             if np.any(bad):

@@ -1,0 +1,407 @@
+"""Accuracy of neurosim.solver against independent references.
+
+References:
+* stiff test problems (HIRES, Robertson, Van der Pol mu=1000): scipy's
+  Radau IIA at rtol=1e-12 (an independent implicit Runge-Kutta code);
+* repeated oral doses: the closed-form superposition of single-dose
+  Bateman curves;
+* orders of convergence: the exact solution of a nonlinear, non-autonomous
+  test system, integrated with fixed steps by the compiled steppers.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from neurosim.solver import Status, solve_ensemble
+from neurosim.solver import _kernels as K
+from neurosim.solver import _tableaus as T
+from neurosim.solver import problems as P
+
+
+def scipy_reference(rhs, jac, y0, t, p, rtol=1e-12, atol=1e-14):
+    """Solve one member with scipy Radau at tight tolerance (the reference)."""
+    p = np.asarray(p, dtype=float)
+
+    def f(tt, y):
+        d = np.empty_like(y)
+        rhs(tt, y, p, d)
+        return d
+
+    def jf(tt, y):
+        m = np.empty((y.size, y.size))
+        jac(tt, y, p, m)
+        return m
+
+    sol = solve_ivp(f, (t[0], t[-1]), np.asarray(y0, float), method="Radau", t_eval=t,
+                    jac=jf, rtol=rtol, atol=atol)
+    assert sol.success
+    return sol.y.T
+
+
+def scaled_error(y, ref, floor):
+    """max |y - ref| / (|ref| + floor): relative error, absolute below `floor`."""
+    return float(np.max(np.abs(y - ref) / (np.abs(ref) + floor)))
+
+
+# ---------------------------------------------------------------------------
+# Stiff problems from the literature
+
+
+@pytest.fixture(scope="module")
+def hires_reference():
+    t = np.linspace(0.0, P.HIRES_T_END, 41)
+    return t, scipy_reference(P.hires_rhs, P.hires_jac, P.HIRES_Y0, t, P.HIRES_P)
+
+
+@pytest.mark.parametrize("use_jac", [True, False])
+def test_hires_matches_radau(hires_reference, use_jac):
+    """HIRES at rtol=1e-8 within 100*rtol of Radau(rtol=1e-12), with and without jac."""
+    t, ref = hires_reference
+    rtol = 1e-8
+    res = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P,
+                         jac=P.hires_jac if use_jac else None, rtol=rtol, atol=1e-12)
+    assert res.all_success
+    assert scaled_error(res.y[0], ref, 1e-6) < 100 * rtol
+
+
+def test_hires_explicit_method(hires_reference):
+    """The explicit pair also solves HIRES (mildly stiff) to its tolerance."""
+    t, ref = hires_reference
+    res = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, method="dp5", rtol=1e-8,
+                         atol=1e-12)
+    assert res.all_success
+    assert scaled_error(res.y[0], ref, 1e-6) < 100 * 1e-8
+
+
+def test_robertson_matches_radau():
+    """Robertson over [0, 1e11] (Bari test set span) at rtol=1e-8: within 100*rtol."""
+    t = np.concatenate([[0.0], np.logspace(-5, 11, 33)])
+    ref = scipy_reference(P.robertson_rhs, P.robertson_jac, P.ROBERTSON_Y0, t,
+                          P.ROBERTSON_P, atol=1e-20)
+    floors = np.array([1e-8, 1e-14, 1e-8])
+    res = solve_ensemble(P.robertson_rhs, P.ROBERTSON_Y0, t, P.ROBERTSON_P,
+                         jac=P.robertson_jac, rtol=1e-8, atol=floors * 1e-4)
+    assert res.all_success
+    assert scaled_error(res.y[0], ref, floors) < 100 * 1e-8
+    # mass is conserved to rounding by a linear-invariant-preserving method
+    assert np.max(np.abs(res.y[0].sum(axis=1) - 1.0)) < 1e-12
+
+
+def test_van_der_pol_stiff_matches_radau():
+    """Van der Pol mu=1000 over [0, 3000] (two relaxation jumps).
+
+    Errors are amplified near the jumps (a small shift in their time moves
+    y2 by O(mu)); at rtol=1e-8 the error stays below 1e-5 relative (floor
+    1e-3) and shrinks at least 10x from rtol=1e-6.
+    """
+    t = np.linspace(0.0, 3000.0, 31)
+    ref = scipy_reference(P.vdp_rhs, P.vdp_jac, P.VDP_Y0, t, [1000.0], atol=1e-12)
+    errs = []
+    for rtol in (1e-6, 1e-8):
+        res = solve_ensemble(P.vdp_rhs, P.VDP_Y0, t, [1000.0], jac=P.vdp_jac, rtol=rtol,
+                             atol=rtol)
+        assert res.all_success
+        errs.append(scaled_error(res.y[0], ref, 1e-3))
+    assert errs[1] < 1e-5
+    assert errs[1] < errs[0] / 10
+
+
+# ---------------------------------------------------------------------------
+# Dosing
+
+
+@pytest.mark.parametrize("method", ["rodas4", "dp5"])
+def test_repeated_oral_doses_match_superposition(method):
+    """q12h oral doses for 5 days against the closed-form superposition."""
+    ka, ke = 1.2, 0.15
+    dose_t = np.arange(0.0, 120.0, 12.0)
+    amounts = np.full(dose_t.size, 50.0)
+    t = np.linspace(0.0, 132.0, 265)  # includes every dose time
+    res = solve_ensemble(P.oral_pk_rhs, [0.0, 0.0], t, [ka, ke], jac=P.oral_pk_jac,
+                         doses=(dose_t, np.zeros(dose_t.size, dtype=int), amounts),
+                         rtol=1e-10, atol=1e-10, method=method)
+    gut, central = P.oral_pk_exact(t, dose_t, amounts, ka, ke)
+    assert res.all_success
+    # the save time at a dose includes it: the gut jumps by the dose there
+    assert np.allclose(res.y[0, :, 0], gut, rtol=1e-7, atol=1e-8)
+    assert np.allclose(res.y[0, :, 1], central, rtol=1e-7, atol=1e-8)
+
+
+def test_doses_at_same_time_add_and_per_member_amounts():
+    """Two records at one time add; 2-D amounts give each member its own doses."""
+    ka, ke = 1.0, 0.1
+    dose_t = np.array([0.0, 24.0, 24.0])
+    amounts = np.array([[10.0, 5.0, 5.0], [20.0, 0.0, 30.0]])
+    t = np.array([0.0, 12.0, 24.0, 48.0])
+    res = solve_ensemble(P.oral_pk_rhs, [0.0, 0.0], t, [ka, ke], jac=P.oral_pk_jac,
+                         doses=(dose_t, [0, 0, 0], amounts), rtol=1e-10, atol=1e-12)
+    for m in range(2):
+        eff_t = np.array([0.0, 24.0])
+        eff_a = np.array([amounts[m, 0], amounts[m, 1] + amounts[m, 2]])
+        gut, central = P.oral_pk_exact(t, eff_t, eff_a, ka, ke)
+        assert np.allclose(res.y[m, :, 0], gut, rtol=1e-8, atol=1e-10)
+        assert np.allclose(res.y[m, :, 1], central, rtol=1e-8, atol=1e-10)
+
+
+def test_first_output_is_y0_without_dose():
+    y0 = np.array([[3.0, 1.0], [0.5, 0.25]])
+    res = solve_ensemble(P.oral_pk_rhs, y0, [0.0, 1.0, 2.0], [1.0, 0.1])
+    assert np.array_equal(res.y[:, 0, :], y0)
+
+
+@numba.njit(cache=True)
+def _switch_hook(t, y, p, target, amount, tag):
+    # tag 1: set an infusion-rate state; tag 2: scale a state
+    if tag == 1:
+        y[target] = amount
+    elif tag == 2:
+        y[target] *= amount
+
+
+@numba.njit(cache=True)
+def _rate_rhs(t, y, p, dydt):
+    dydt[0] = y[1] - p[0] * y[0]   # amount with zero-order input y[1]
+    dydt[1] = 0.0                   # infusion rate, switched by the hook
+
+
+def test_dose_hook_runs_infusions_exactly():
+    """A hook switching a rate state on and off reproduces the infusion closed form."""
+    k = 0.3
+    t = np.linspace(0.0, 20.0, 41)
+    doses = (np.array([2.0, 6.0]), np.array([1, 1]), np.array([4.0, 0.0]), np.array([1, 1]))
+    res = solve_ensemble(_rate_rhs, [0.0, 0.0], t, [k], doses=doses, dose_hook=_switch_hook,
+                         rtol=1e-10, atol=1e-12)
+    # closed form: infusion of 4 mg/h from 2 h to 6 h into a first-order compartment
+    a_end = 4.0 / k * (1 - np.exp(-k * 4.0))
+    exact = np.where(t < 2, 0.0, np.where(t <= 6, 4.0 / k * (1 - np.exp(-k * (t - 2))),
+                                          a_end * np.exp(-k * (t - 6))))
+    assert np.allclose(res.y[0, :, 0], exact, rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# Orders of convergence with fixed steps on an exactly solvable system:
+# y1' = y1 (1 - y1)              (logistic, nonlinear)
+# y2' = -y2 + sin(t) + y1 - y1   (forced, non-autonomous; exercises df/dt)
+# y1 = 1 / (1 + 3 exp(-t)) from y1(0) = 0.25;
+# y2 = (sin t - cos t)/2 + (y2(0) + 1/2) exp(-t).
+
+
+@numba.njit(cache=True)
+def _conv_rhs(t, y, p, dydt):
+    dydt[0] = y[0] * (1.0 - y[0])
+    dydt[1] = -y[1] + np.sin(t)
+
+
+@numba.njit(cache=True)
+def _conv_jac(t, y, p, J):
+    J[0, 0] = 1.0 - 2.0 * y[0]
+    J[0, 1] = 0.0
+    J[1, 0] = 0.0
+    J[1, 1] = -1.0
+
+
+def _conv_exact(t):
+    y1 = 1.0 / (1.0 + 3.0 * np.exp(-t))
+    y2 = 0.5 * (np.sin(t) - np.cos(t)) + (1.0 + 0.5) * np.exp(-t)
+    return np.stack([y1, y2], axis=-1)
+
+
+@numba.njit
+def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
+    n = 2
+    h = t_end / n_steps
+    y = np.array([0.25, 1.0])
+    p = np.zeros(1)
+    f0 = np.empty(n)
+    dfdt = np.empty(n)
+    J = np.empty((n, n))
+    W = np.empty((n, n))
+    piv = np.empty(n, np.int64)
+    U = np.empty((m.size, n))
+    ynew = np.empty(n)
+    err = np.empty(n)
+    yt = np.empty(n)
+    ft = np.empty(n)
+    mid = np.empty((n_steps, n))
+    t = 0.0
+    for k in range(n_steps):
+        _conv_rhs(t, y, p, f0)
+        _conv_jac(t, y, p, J)
+        dt = 1e-7
+        _conv_rhs(t + dt, y, p, ft)
+        for i in range(n):
+            dfdt[i] = (ft[i] - f0[i]) / dt
+        # exact df/dt for this system (the FD above checks the plumbing only)
+        dfdt[0] = 0.0
+        dfdt[1] = np.cos(t)
+        K._ros_step(_conv_rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi, m, e,
+                    U, ynew, err, yt, ft)
+        K._ros_dense(0.5, y, ynew, U, dense, mid[k])
+        y[:] = ynew
+        t = (k + 1) * h
+    return y, mid
+
+
+@numba.njit
+def _fixed_rk(n_steps, t_end, a, b, e, c, dense):
+    n = 2
+    h = t_end / n_steps
+    y = np.array([0.25, 1.0])
+    p = np.zeros(1)
+    f0 = np.empty(n)
+    Kst = np.empty((b.size, n))
+    ynew = np.empty(n)
+    err = np.empty(n)
+    yt = np.empty(n)
+    mid = np.empty((n_steps, n))
+    t = 0.0
+    for k in range(n_steps):
+        _conv_rhs(t, y, p, f0)
+        K._rk_step(_conv_rhs, t, h, y, p, f0, a, b, e, c, Kst, ynew, err, yt)
+        K._rk_dense(0.5, h, y, Kst, dense, mid[k])
+        y[:] = ynew
+        t = (k + 1) * h
+    return y, mid
+
+
+def _observed_orders(run, steps, t_end=2.0):
+    end_err, mid_err = [], []
+    for n in steps:
+        y, mid = run(n)
+        h = t_end / n
+        end_err.append(np.max(np.abs(y - _conv_exact(np.array(t_end)))))
+        tmid = (np.arange(n) + 0.5) * h
+        mid_err.append(np.max(np.abs(mid - _conv_exact(tmid))))
+    ratio = steps[1] / steps[0]
+    end_order = np.log(np.array(end_err[:-1]) / np.array(end_err[1:])) / np.log(ratio)
+    mid_order = np.log(np.array(mid_err[:-1]) / np.array(mid_err[1:])) / np.log(ratio)
+    return end_order, mid_order
+
+
+def test_rodas4_order_of_convergence():
+    """Global order 4; dense output of order 3 (interpolation error O(h^4))."""
+    tab = T.RODAS4
+    end, mid = _observed_orders(
+        lambda n: _fixed_ros(n, 2.0, tab.gamma, tab.a, tab.c, tab.alpha, tab.gammai, tab.m,
+                             tab.e, tab.dense), [8, 16, 32, 64])
+    assert np.all(np.abs(end[-2:] - 4.0) < 0.3), end
+    assert np.all(mid[-2:] > 3.7), mid
+
+
+def test_dp5_order_of_convergence():
+    """Global order 5; Shampine's dense output of order 4 (error O(h^5))."""
+    tab = T.DP5
+    end, mid = _observed_orders(
+        lambda n: _fixed_rk(n, 2.0, tab.a, tab.b, tab.e, tab.c, tab.dense), [16, 32, 64, 128])
+    assert np.all(np.abs(end[-2:] - 5.0) < 0.3), end
+    assert np.all(mid[-2:] > 4.7), mid
+
+
+@pytest.mark.parametrize("method", ["rodas4", "dp5"])
+def test_adaptive_error_tracks_tolerance(method):
+    """Adaptive global error on the test system falls as rtol tightens (both methods)."""
+    t = np.linspace(0.0, 10.0, 21)
+    errs = []
+    for rtol in (1e-4, 1e-6, 1e-8):
+        res = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, jac=_conv_jac, rtol=rtol,
+                             atol=rtol * 1e-2, method=method)
+        errs.append(np.max(np.abs(res.y[0] - _conv_exact(t))))
+    assert errs[0] > errs[1] > errs[2]
+    assert errs[2] < 1e-6
+
+
+# ---------------------------------------------------------------------------
+# Ensembles: determinism, isolation of failures
+
+
+def _hires_ensemble(n):
+    params = np.tile(P.HIRES_P, (n, 1))
+    params[:, 0] *= np.linspace(0.5, 1.5, n)
+    return params
+
+
+def _pk_ensemble(n):
+    ka = np.linspace(0.5, 2.0, n)
+    return np.stack([ka, np.full(n, 0.1)], axis=1)
+
+
+@pytest.mark.parametrize("problem,method", [("hires", "rodas4"), ("pk", "rodas4"),
+                                            ("pk", "dp5")])
+def test_results_identical_across_threads_and_ensembles(problem, method):
+    """Bit-for-bit: 1 vs 2 threads, and a member alone vs inside the ensemble."""
+    if problem == "hires":
+        params = _hires_ensemble(64)
+        args = (P.hires_rhs, P.HIRES_Y0, np.linspace(0.0, P.HIRES_T_END, 11))
+        kw = dict(jac=P.hires_jac, rtol=1e-6, atol=1e-10, method=method)
+    else:
+        params = _pk_ensemble(64)
+        dose_t = np.arange(0.0, 240.0, 12.0)
+        amounts = np.outer(np.linspace(10, 100, 64), np.ones(dose_t.size))
+        args = (P.oral_pk_rhs, [0.0, 0.0], np.linspace(0.0, 240.0, 241))
+        kw = dict(rtol=1e-6, atol=1e-8, method=method,
+                  doses=(dose_t, np.zeros(dose_t.size, dtype=int), amounts))
+    r1 = solve_ensemble(*args, params, threads=1, **kw)
+    r2 = solve_ensemble(*args, params, threads=2, **kw)
+    assert r1.all_success
+    assert np.array_equal(r1.y, r2.y)
+    assert np.array_equal(r1.stats["n_steps"], r2.stats["n_steps"])
+    if "doses" in kw:
+        kw["doses"] = kw["doses"][:2] + (kw["doses"][2][37],)
+    alone = solve_ensemble(*args, params[37], threads=1, **kw)
+    assert np.array_equal(alone.y[0], r2.y[37])
+
+
+@numba.njit(cache=True)
+def _blowup_rhs(t, y, p, dydt):
+    # y' = y^2 blows up at t = 1/y0; member with p[0] < 0 takes sqrt of a negative
+    dydt[0] = y[0] * y[0]
+    dydt[1] = np.sqrt(p[0]) if t > 0.1 else 0.0
+
+
+def test_failing_members_do_not_stop_others():
+    y0 = np.array([[0.5, 0.0], [1.0, 0.0], [4.0, 0.0], [0.5, 0.0]])
+    params = np.array([[1.0], [1.0], [1.0], [-1.0]])
+    t = np.linspace(0.0, 0.5, 11)
+    res = solve_ensemble(_blowup_rhs, y0, t, params, rtol=1e-8, atol=1e-10)
+    # member 2 blows up at t = 0.25; member 3 produces NaN after t = 0.1
+    assert res.status[2] in (Status.STEP_UNDERFLOW, Status.NONFINITE)
+    assert res.status[3] == Status.NONFINITE
+    assert np.all(res.status[:2] == Status.SUCCESS)
+    exact = 1.0 / (1.0 / y0[:2, 0:1] - t[None, :])
+    assert np.allclose(res.y[:2, :, 0], exact, rtol=1e-6)
+    assert 0.2 < res.t_reached[2] < 0.2501  # the numerical blow-up sits at the true one
+    assert np.all(np.isnan(res.y[2, t > 0.2501]))
+    assert len(res.messages()) == 2 and "member 3: NONFINITE" in res.messages()[1]
+
+
+def test_max_steps_status():
+    res = solve_ensemble(P.vdp_rhs, P.VDP_Y0, [0.0, 3000.0], [1000.0], method="dp5",
+                         max_steps=500)
+    assert res.status[0] == Status.MAX_STEPS
+    assert "max_steps" in res.messages()[0]
+    assert res.stats["n_steps"][0] + res.stats["n_rejected"][0] == 500
+
+
+def test_function_defined_in_a_closure_still_works():
+    """Functions that cannot be imported by name get an in-memory kernel."""
+
+    @numba.njit
+    def local_rhs(t, y, p, dydt):
+        dydt[0] = -p[0] * y[0]
+
+    res = solve_ensemble(local_rhs, [1.0], [0.0, 1.0], [[1.0], [2.0]], rtol=1e-10, atol=1e-12)
+    assert np.allclose(res.y[:, -1, 0], np.exp([-1.0, -2.0]), rtol=1e-8)
+
+
+def test_stats_are_counted():
+    t = np.linspace(0.0, P.HIRES_T_END, 5)
+    with_jac = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, jac=P.hires_jac)
+    fd = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P)
+    assert with_jac.stats["n_jac"][0] == with_jac.stats["n_steps"][0]
+    assert with_jac.stats["n_lu"][0] == (with_jac.stats["n_steps"][0]
+                                         + with_jac.stats["n_rejected"][0])
+    # a finite-difference Jacobian costs n_states rhs calls each
+    assert fd.stats["n_rhs"][0] >= with_jac.stats["n_rhs"][0] + 8 * fd.stats["n_jac"][0] - 8
