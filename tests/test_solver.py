@@ -347,6 +347,7 @@ def test_results_identical_across_threads_and_ensembles(problem, method):
     r2 = solve_ensemble(*args, params, threads=2, **kw)
     assert r1.all_success
     assert np.array_equal(r1.y, r2.y)
+    assert not np.isnan(r1.y).any()
     assert np.array_equal(r1.stats["n_steps"], r2.stats["n_steps"])
     if "doses" in kw:
         kw["doses"] = kw["doses"][:2] + (kw["doses"][2][37],)
@@ -398,10 +399,34 @@ def test_function_defined_in_a_closure_still_works():
 
 def test_stats_are_counted():
     t = np.linspace(0.0, P.HIRES_T_END, 5)
-    with_jac = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, jac=P.hires_jac)
-    fd = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P)
+    with_jac = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, jac=P.hires_jac,
+                              method="rodas4")
+    fd = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, method="rodas4")
     assert with_jac.stats["n_jac"][0] == with_jac.stats["n_steps"][0]
     assert with_jac.stats["n_lu"][0] == (with_jac.stats["n_steps"][0]
                                          + with_jac.stats["n_rejected"][0])
     # a finite-difference Jacobian costs n_states rhs calls each
     assert fd.stats["n_rhs"][0] >= with_jac.stats["n_rhs"][0] + 8 * fd.stats["n_jac"][0] - 8
+
+
+def test_auto_method_switches_only_when_stiff(hires_reference):
+    """'auto' moves HIRES to the stiff method and keeps a non-stiff PK problem explicit.
+
+    Accuracy is that of the method in use: HIRES within 100*rtol of Radau.
+    """
+    t, ref = hires_reference
+    res = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, jac=P.hires_jac, rtol=1e-8,
+                         atol=1e-12, method="auto")
+    assert res.stats["n_switches"][0] >= 1 and res.stats["n_jac"][0] > 0
+    assert scaled_error(res.y[0], ref, 1e-6) < 100 * 1e-8
+    # at a moderate tolerance stability, not accuracy, limits dp5 on HIRES: it needs an
+    # order of magnitude more steps than 'auto'
+    kw = dict(rtol=1e-6, atol=1e-10)
+    dp5 = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, method="dp5", **kw)
+    auto = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, jac=P.hires_jac, **kw)
+    assert dp5.stats["n_steps"][0] > 5 * auto.stats["n_steps"][0]
+    dose_t = np.arange(0.0, 120.0, 12.0)
+    pk = solve_ensemble(P.oral_pk_rhs, [0.0, 0.0], np.linspace(0, 120, 121), [1.0, 0.1],
+                        jac=P.oral_pk_jac, doses=(dose_t, np.zeros(10, int), np.full(10, 50.0)),
+                        method="auto")
+    assert pk.stats["n_switches"][0] == 0 and pk.stats["n_jac"][0] == 0

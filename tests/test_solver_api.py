@@ -102,8 +102,8 @@ def test_result_object():
     assert isinstance(res, EnsembleResult)
     assert res.y.shape == (2, 11, 2) and res.t.shape == (11,)
     assert res.status.dtype.kind == "i" and res.all_success
-    assert set(res.stats) == {"n_steps", "n_rejected", "n_rhs", "n_jac", "n_lu"}
-    assert res.method == "rodas4"
+    assert set(res.stats) == {"n_steps", "n_rejected", "n_rhs", "n_jac", "n_lu", "n_switches"}
+    assert res.method == "auto"
     assert "succeeded=2/2" in repr(res)
     assert res.messages() == []
     with pytest.raises(NeurosimKeyError, match="no state names"):

@@ -33,10 +33,12 @@ STAT_REJECTED = 1
 STAT_RHS = 2
 STAT_JAC = 3
 STAT_LU = 4
-N_STATS = 5
+STAT_SWITCH = 5
+N_STATS = 6
 
 FAMILY_EXPLICIT = 0
 FAMILY_ROSENBROCK = 1
+FAMILY_AUTO = 2
 
 _EPS = np.finfo(np.float64).eps
 _SQRT_EPS = np.sqrt(_EPS)
@@ -46,6 +48,13 @@ _FAC_MAX_EXPLICIT = 10.0
 _FAC_MAX_ROSENBROCK = 6.0
 _PI_BETA1 = 0.7   # proportional exponent numerator (divided by error order + 1)
 _PI_BETA2 = 0.4   # integral exponent numerator
+# Automatic method: the explicit pair is declared stiff after _STIFF_COUNT
+# accepted steps in a row with h|lambda| above its stability boundary on the
+# negative real axis (~3.3 for Dormand-Prince 5(4)); the Rosenbrock method
+# hands back after as many steps with h ||J|| well inside it.
+_STIFF_HLAMBDA = 3.25
+_STIFF_COUNT = 15
+_NONSTIFF_HNORM = 1.5
 
 
 # ---------------------------------------------------------------------------
@@ -284,7 +293,7 @@ def _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, 
 @njit
 def _rk_dense(theta, h, y, K, dense, out_row):
     n = y.shape[0]
-    s = K.shape[0]
+    s = dense.shape[0]  # K may have spare rows (shared with the Rosenbrock stages)
     nd = dense.shape[1]
     for i in range(n):
         acc = 0.0
@@ -301,7 +310,7 @@ def _rk_dense(theta, h, y, K, dense, out_row):
 @njit
 def _ros_dense(theta, y, ynew, U, dense, out_row):
     n = y.shape[0]
-    s = U.shape[0]
+    s = dense.shape[1]  # U may have spare rows (shared with the explicit stages)
     nk = dense.shape[0]
     for i in range(n):
         corr = 0.0
@@ -313,6 +322,43 @@ def _ros_dense(theta, y, ynew, U, dense, out_row):
             corr += th * dk
             th *= theta
         out_row[i] = (1.0 - theta) * y[i] + theta * ynew[i] + theta * (1.0 - theta) * corr
+
+
+# ---------------------------------------------------------------------------
+# Stiffness detection for the automatic method
+
+
+@njit(inline="always")
+def _explicit_stiffness(h, ynew, ystage, fnew, fstage):
+    """h * |lambda| estimated from the last two stages of an FSAL step.
+
+    Both stages sit at t + h, so ``|f(ynew) - f(ystage)| / |ynew - ystage|``
+    estimates the dominant eigenvalue along the step (Hairer, Norsett &
+    Wanner, Solving ODEs I, IV.2 and the DOPRI5 code).
+    """
+    num = 0.0
+    den = 0.0
+    for i in range(ynew.shape[0]):
+        df = fnew[i] - fstage[i]
+        dy = ynew[i] - ystage[i]
+        num += df * df
+        den += dy * dy
+    if den <= 0.0:
+        return 0.0
+    return h * np.sqrt(num / den)
+
+
+@njit(inline="always")
+def _inf_norm(J):
+    n = J.shape[0]
+    best = 0.0
+    for i in range(n):
+        row = 0.0
+        for j in range(n):
+            row += abs(J[i, j])
+        if row > best:
+            best = row
+    return best
 
 
 # ---------------------------------------------------------------------------
@@ -330,8 +376,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         ``rhs(t, y, p, dydt)``, ``jac(t, y, p, J)`` (used when ``has_jac``)
         and ``hook(t, y, p, target, amount, tag)`` (used when ``has_hook``).
     family : int
-        0 for explicit Runge-Kutta (uses ``etab``), 1 for Rosenbrock
-        (uses ``rtab``).
+        0 explicit Runge-Kutta (``etab``), 1 Rosenbrock (``rtab``), 2
+        automatic: start explicit, switch to Rosenbrock when the explicit
+        method's stability limits the step, and back when it no longer does.
     etab, rtab : tuples of arrays
         ``(a, b, e, c, dense, error_order)`` and
         ``(gamma, a, c, alpha, gammai, m, e, dense, error_order)``.
@@ -357,16 +404,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     n_d = dose_t.shape[0]
     ea, eb, ee, ec, edense, e_err_order = etab
     rgamma, ra, rc, ralpha, rgammai, rm, re, rdense, r_err_order = rtab
-    if family == FAMILY_EXPLICIT:
-        s = eb.shape[0]
-        k_err = e_err_order + 1.0
-        fac_max = _FAC_MAX_EXPLICIT
-    else:
-        s = rm.shape[0]
-        k_err = r_err_order + 1.0
-        fac_max = _FAC_MAX_ROSENBROCK
-    beta1 = _PI_BETA1 / k_err
-    beta2 = _PI_BETA2 / k_err
+    auto = family == FAMILY_AUTO
+    cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
+    s_max = max(eb.shape[0], rm.shape[0])
 
     y = y0.copy()
     ynew = np.empty(n)
@@ -375,8 +415,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     ytmp = np.empty(n)
     ftmp = np.empty(n)
     dfdt = np.zeros(n)
-    K = np.empty((s, n))
-    if family == FAMILY_ROSENBROCK:
+    K = np.empty((s_max, n))
+    if family != FAMILY_EXPLICIT:
         J = np.empty((n, n))
         W = np.empty((n, n))
     else:
@@ -412,6 +452,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     err_prev = 1.0
     n_attempts = 0
     need_start = True   # f0 (and the step proposal) must be (re)computed
+    n_stiff = 0         # automatic method: consecutive stiff / non-stiff verdicts
+    n_nonstiff = 0
 
     while t < t_end and status == SUCCESS:
         # End of this segment: the next dose time, or the end of the span.
@@ -427,7 +469,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             # Cold-start estimate; after a dose the carried step is capped by
             # it, since a bolus can make the solution change much faster.
             if h <= 0.0 or t > t0:
-                order = e_err_order if family == FAMILY_EXPLICIT else r_err_order
+                order = e_err_order if cur == FAMILY_EXPLICIT else r_err_order
                 h_start = _initial_step(rhs, t, y, p, f0, rtol, atol, order, t_end - t,
                                         ytmp, ftmp)
                 stats[STAT_RHS] += 1
@@ -454,13 +496,19 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                 break
             n_attempts += 1
 
-            if family == FAMILY_EXPLICIT:
+            if cur == FAMILY_EXPLICIT:
                 nf = _rk_step(rhs, t, h, y, p, f0, ea, eb, ee, ec, K, ynew, errv, ytmp)
                 stats[STAT_RHS] += nf
                 ok_lin = True
+                k_err = e_err_order + 1.0
+                fac_max = _FAC_MAX_EXPLICIT
             else:
                 if not jac_current:
                     if has_jac:
+                        # zeroed first, so a Jacobian may write only its non-zeros
+                        for i in range(n):
+                            for j in range(n):
+                                J[i, j] = 0.0
                         jac(t, y, p, J)
                     else:
                         _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
@@ -477,6 +525,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                                        ralpha, rgammai, rm, re, K, ynew, errv, ytmp, ftmp)
                 stats[STAT_RHS] += nf
                 stats[STAT_LU] += 1
+                k_err = r_err_order + 1.0
+                fac_max = _FAC_MAX_ROSENBROCK
 
             if ok_lin and _all_finite(ynew):
                 err = _err_norm(errv, y, ynew, rtol, atol)
@@ -493,7 +543,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                             out[k_out, i] = ynew[i]
                     else:
                         theta = (t_eval[k_out] - t) / h
-                        if family == FAMILY_EXPLICIT:
+                        if cur == FAMILY_EXPLICIT:
                             _rk_dense(theta, h, y, K, edense, out[k_out])
                         else:
                             _ros_dense(theta, y, ynew, K, rdense, out[k_out])
@@ -503,29 +553,68 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                 if err == 0.0:
                     fac = fac_max
                 else:
-                    fac = _SAFETY * err ** (-beta1) * err_prev ** beta2
+                    fac = _SAFETY * err ** (-_PI_BETA1 / k_err) * err_prev ** (_PI_BETA2 / k_err)
                     fac = min(fac_max, max(_FAC_MIN, fac))
                 if last_rejected:
                     fac = min(fac, 1.0)
                 err_prev = max(err, 1e-4)
                 last_rejected = False
                 h_next = h * fac
+                switch = False
+                if auto:
+                    if cur == FAMILY_EXPLICIT:
+                        # The last two stages of the FSAL pair both sit at t + h.
+                        s_e = eb.shape[0]
+                        for i in range(n):
+                            acc = 0.0
+                            for j in range(s_e - 2):
+                                acc += ea[s_e - 2, j] * K[j, i]
+                            ytmp[i] = y[i] + h * acc
+                        hl = _explicit_stiffness(h, ynew, ytmp, K[s_e - 1], K[s_e - 2])
+                        if hl > _STIFF_HLAMBDA:
+                            n_stiff += 1
+                            n_nonstiff = 0
+                            if n_stiff >= _STIFF_COUNT:
+                                switch = True
+                        else:
+                            n_nonstiff += 1
+                            if n_nonstiff >= 6:
+                                n_stiff = 0
+                    else:
+                        # Back to explicit once its stability bound no longer
+                        # limits the step the Rosenbrock method chose.
+                        if h_next * _inf_norm(J) < _NONSTIFF_HNORM:
+                            n_nonstiff += 1
+                            if n_nonstiff >= _STIFF_COUNT:
+                                switch = True
+                        else:
+                            n_nonstiff = 0
                 t = t_new
                 for i in range(n):
                     y[i] = ynew[i]
-                if family == FAMILY_EXPLICIT:
+                if cur == FAMILY_EXPLICIT:
                     # FSAL: the last stage is f at the new point.
+                    s_e = eb.shape[0]
                     for i in range(n):
-                        f0[i] = K[s - 1, i]
-                    jac_current = False
+                        f0[i] = K[s_e - 1, i]
                 else:
                     if t < te:
                         rhs(t, y, p, f0)
                         stats[STAT_RHS] += 1
-                    jac_current = False
+                jac_current = False
                 h = h_next
+                if switch:
+                    cur = FAMILY_ROSENBROCK if cur == FAMILY_EXPLICIT else FAMILY_EXPLICIT
+                    n_stiff = 0
+                    n_nonstiff = 0
+                    err_prev = 1.0
+                    stats[STAT_SWITCH] += 1
             else:
                 stats[STAT_REJECTED] += 1
+                if cur == FAMILY_EXPLICIT:
+                    k_err = e_err_order + 1.0
+                else:
+                    k_err = r_err_order + 1.0
                 if finite:
                     fac = max(_FAC_MIN, _SAFETY * err ** (-1.0 / k_err))
                 else:
@@ -557,9 +646,13 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             for i in range(n):
                 out[k_out, i] = y[i]
             k_out += 1
-        if family == FAMILY_ROSENBROCK and not dosed and t < t_end:
-            rhs(t, y, p, f0)
-            stats[STAT_RHS] += 1
+        if not dosed and t < t_end:
+            # f0 must be f(t, y) at the start of the next segment; the
+            # Rosenbrock branch skipped it at the segment end, and the explicit
+            # one already has it from FSAL.
+            if cur == FAMILY_ROSENBROCK:
+                rhs(t, y, p, f0)
+                stats[STAT_RHS] += 1
 
     if status != SUCCESS:
         for k in range(k_out, n_t):

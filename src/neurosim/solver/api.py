@@ -66,10 +66,11 @@ class EnsembleResult:
     t_reached : ndarray, shape (n_members,)
         The time each member reached (``t[-1]`` on success).
     stats : dict of ndarray (n_members,)
-        ``n_steps`` (accepted), ``n_rejected``, ``n_rhs``, ``n_jac`` and
-        ``n_lu`` (matrix factorisations) per member.
+        ``n_steps`` (accepted), ``n_rejected``, ``n_rhs``, ``n_jac``,
+        ``n_lu`` (matrix factorisations) and ``n_switches`` (changes between
+        the explicit and the stiff method under ``method="auto"``) per member.
     method : str
-        The method used (``"auto"`` resolved).
+        The method requested.
     names : tuple of str or None
         State names, when the caller supplied them; enables ``res["name"]``.
     """
@@ -164,7 +165,8 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     Other Parameters
     ----------------
     jac : numba.njit function, optional
-        ``jac(t, y, p, J)`` writes ``J[i, j] = d f_i / d y_j``. Without it the
+        ``jac(t, y, p, J)`` writes ``J[i, j] = d f_i / d y_j`` (``J`` is zeroed on
+        entry, so only non-zero entries need writing). Without it the
         stiff method builds a forward-difference Jacobian (n extra rhs
         evaluations per step).
     method : {"auto", "rodas4", "dp5"}
@@ -172,10 +174,13 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         4, embedded order 3, dense output of order 3), for stiff problems
         and for pharmacology with fast and slow processes together.
         ``"dp5"``: Dormand-Prince 5(4) with Shampine's order-4 dense output,
-        for non-stiff problems. ``"auto"`` uses ``"rodas4"``, which is
-        efficient on stiff problems and remains accurate on non-stiff ones;
-        pick ``"dp5"`` when you know the problem is non-stiff and the rhs is
-        cheap.
+        for non-stiff problems. ``"auto"`` (default) starts each member with
+        ``"dp5"`` and switches to ``"rodas4"`` when stiffness limits the
+        explicit step (the dominant eigenvalue times the step stays beyond
+        the explicit stability boundary for 15 steps), and back when the
+        Rosenbrock step no longer needs L-stability; each member decides
+        for itself. Choose a method explicitly when you know the problem:
+        ``"rodas4"`` for stiff ones, ``"dp5"`` for non-stiff ones.
     rtol : float
         Relative tolerance (> 0).
     atol : float or array_like, shape (n_states,)
@@ -241,11 +246,12 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         raise NeurosimValueError(
             f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
             + did_you_mean(str(method), METHODS))
-    resolved = "rodas4" if method == "auto" else method
-    if resolved in EXPLICIT:
-        family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[resolved], RODAS4
+    if method == "auto":
+        family, etab_obj, rtab_obj = K.FAMILY_AUTO, DP5, RODAS4
+    elif method in EXPLICIT:
+        family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
     else:
-        family, etab_obj, rtab_obj = K.FAMILY_ROSENBROCK, DP5, ROSENBROCK[resolved]
+        family, etab_obj, rtab_obj = K.FAMILY_ROSENBROCK, DP5, ROSENBROCK[method]
 
     y0a = _as_float_array("y0", y0, (1, 2))
     y0a = np.ascontiguousarray(y0a if y0a.ndim == 2 else y0a[None, :])
@@ -336,7 +342,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
             rtab_obj.m, rtab_obj.e, rtab_obj.dense, float(rtab_obj.error_order))
 
-    out = np.empty((n_members, t.size, n_states))
+    out = np.full((n_members, t.size, n_states), np.nan)
     status = np.full(n_members, K.NOT_RUN, dtype=np.int64)
     t_last = np.full(n_members, np.nan)
     stats = np.zeros((n_members, K.N_STATS), dtype=np.int64)
@@ -353,8 +359,8 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         t=t, y=out, status=status, t_reached=t_last,
         stats={"n_steps": stats[:, K.STAT_STEPS], "n_rejected": stats[:, K.STAT_REJECTED],
                "n_rhs": stats[:, K.STAT_RHS], "n_jac": stats[:, K.STAT_JAC],
-               "n_lu": stats[:, K.STAT_LU]},
-        method=resolved, rtol=rtol, atol=atol_a)
+               "n_lu": stats[:, K.STAT_LU], "n_switches": stats[:, K.STAT_SWITCH]},
+        method=method, rtol=rtol, atol=atol_a)
 
 
 def _check_doses(doses, t, n_states, has_hook):
