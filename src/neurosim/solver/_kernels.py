@@ -61,7 +61,7 @@ _NONSTIFF_HNORM = 1.5
 # Dense linear algebra for small systems (n up to ~100): LU with partial
 # pivoting in place, then forward and back substitution.
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def lu_factor(a, piv):
     """Factor ``a`` in place as P A = L U. Returns False when singular."""
     n = a.shape[0]
@@ -83,25 +83,25 @@ def lu_factor(a, piv):
                 a[p, j] = tmp
         inv = 1.0 / a[k, k]
         for i in range(k + 1, n):
-            lik = a[i, k] * inv
-            a[i, k] = lik
-            if lik != 0.0:
-                for j in range(k + 1, n):
-                    a[i, j] -= lik * a[k, j]
+            a[i, k] *= inv
+        # rank-1 update without branches: independent operations pipeline well
+        for i in range(k + 1, n):
+            lik = a[i, k]
+            for j in range(k + 1, n):
+                a[i, j] -= lik * a[k, j]
     return True
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def lu_solve(lu, piv, b):
     """Solve A x = b in place given the factors from :func:`lu_factor`."""
     n = lu.shape[0]
     for k in range(n):
         p = piv[k]
-        if p != k:
-            tmp = b[k]
-            b[k] = b[p]
-            b[p] = tmp
-    for i in range(n):
+        tmp = b[k]
+        b[k] = b[p]
+        b[p] = tmp
+    for i in range(1, n):
         s = b[i]
         for j in range(i):
             s -= lu[i, j] * b[j]
@@ -116,7 +116,7 @@ def lu_solve(lu, piv, b):
 # ---------------------------------------------------------------------------
 # Small helpers
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _all_finite(v):
     for i in range(v.shape[0]):
         if not np.isfinite(v[i]):
@@ -124,7 +124,7 @@ def _all_finite(v):
     return True
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _err_norm(err, y, ynew, rtol, atol):
     """Root-mean-square of the error scaled by atol + rtol * max(|y|, |ynew|)."""
     n = err.shape[0]
@@ -136,7 +136,7 @@ def _err_norm(err, y, ynew, rtol, atol):
     return np.sqrt(s / n)
 
 
-@njit
+@njit(error_model="numpy")
 def _initial_step(rhs, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
     """Starting step size (Hairer, Norsett & Wanner, Solving ODEs I, II.4).
 
@@ -174,7 +174,7 @@ def _initial_step(rhs, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
     return min(100.0 * h0, h1, span)
 
 
-@njit
+@njit(error_model="numpy")
 def _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
     """Forward-difference Jacobian, one column per state."""
     n = y.shape[0]
@@ -193,17 +193,17 @@ def _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
         ytmp[j] = y[j]
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _default_dose(y, target, amount):
     y[target] += amount
 
 
-@njit
+@njit(error_model="numpy")
 def no_jac(t, y, p, J):  # pragma: no cover - placeholder when no Jacobian is given
     pass
 
 
-@njit
+@njit(error_model="numpy")
 def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
     pass
 
@@ -211,7 +211,7 @@ def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
 # ---------------------------------------------------------------------------
 # One step of each family
 
-@njit
+@njit(error_model="numpy")
 def _rk_step(rhs, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     """One explicit Runge-Kutta step; K[0] must hold f(t, y) on entry."""
     n = y.shape[0]
@@ -238,7 +238,7 @@ def _rk_step(rhs, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     return s - 1
 
 
-@njit
+@njit(error_model="numpy")
 def _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
               U, ynew, errv, ytmp, ftmp):
     """One Rosenbrock step with the Jacobian J at (t, y).
@@ -290,7 +290,7 @@ def _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, 
     return nf, True
 
 
-@njit
+@njit(error_model="numpy")
 def _rk_dense(theta, h, y, K, dense, out_row):
     n = y.shape[0]
     s = dense.shape[0]  # K may have spare rows (shared with the Rosenbrock stages)
@@ -307,7 +307,7 @@ def _rk_dense(theta, h, y, K, dense, out_row):
         out_row[i] = y[i] + h * acc
 
 
-@njit
+@njit(error_model="numpy")
 def _ros_dense(theta, y, ynew, U, dense, out_row):
     n = y.shape[0]
     s = dense.shape[1]  # U may have spare rows (shared with the explicit stages)
@@ -328,7 +328,7 @@ def _ros_dense(theta, y, ynew, U, dense, out_row):
 # Stiffness detection for the automatic method
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _explicit_stiffness(h, ynew, ystage, fnew, fstage):
     """h * |lambda| estimated from the last two stages of an FSAL step.
 
@@ -348,7 +348,7 @@ def _explicit_stiffness(h, ynew, ystage, fnew, fstage):
     return h * np.sqrt(num / den)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _inf_norm(J):
     n = J.shape[0]
     best = 0.0
@@ -364,7 +364,7 @@ def _inf_norm(J):
 # ---------------------------------------------------------------------------
 # The per-member driver
 
-@njit
+@njit(error_model="numpy")
 def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, autonomous,
                      y0, p, t_eval, dose_t, dose_target, dose_amount, dose_tag,
                      rtol, atol, max_steps, first_step, max_step, out, stats):

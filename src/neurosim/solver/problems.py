@@ -23,33 +23,34 @@ __all__ = [
 
 # ---------------------------------------------------------------------------
 # HIRES: growth and differentiation of plant tissue under light (Schaefer
-# 1975), 8 species, from the Bari test set. Parameters are its 12 rate
-# constants so an ensemble can vary any of them.
+# 1975), 8 species, from the Bari test set. Parameters are its rate constants
+# so an ensemble can vary any of them: p[0] is the y1 -> y2 conversion and
+# p[12] the equal-valued (1.71) constant of the y3 and y5 terms in f4 and f6.
 HIRES_P = np.array([1.71, 0.43, 8.32, 0.0007, 8.75, 10.03, 0.035, 1.12, 1.745, 280.0,
-                    0.69, 1.81])
+                    0.69, 1.81, 1.71])
 HIRES_Y0 = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0057])
 HIRES_T_END = 321.8122
 
 
 @njit(cache=True)
 def hires_rhs(t, y, p, dydt):
-    k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12 = (
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11])
+    k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13 = (
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12])
     r = k10 * y[5] * y[7]
     dydt[0] = -k1 * y[0] + k2 * y[1] + k3 * y[2] + k4
     dydt[1] = k1 * y[0] - k5 * y[1]
     dydt[2] = -k6 * y[2] + k2 * y[3] + k7 * y[4]
-    dydt[3] = k3 * y[1] + k1 * y[2] - k8 * y[3]
+    dydt[3] = k3 * y[1] + k13 * y[2] - k8 * y[3]
     dydt[4] = -k9 * y[4] + k2 * y[5] + k2 * y[6]
-    dydt[5] = -r + k11 * y[3] + k1 * y[4] - k2 * y[5] + k11 * y[6]
+    dydt[5] = -r + k11 * y[3] + k13 * y[4] - k2 * y[5] + k11 * y[6]
     dydt[6] = r - k12 * y[6]
     dydt[7] = -r + k12 * y[6]
 
 
 @njit(cache=True)
 def hires_jac(t, y, p, J):
-    k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12 = (
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11])
+    k1, k2, k3, k5, k6, k7, k8, k9, k10, k11, k12, k13 = (
+        p[0], p[1], p[2], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12])
     J[:, :] = 0.0
     J[0, 0] = -k1
     J[0, 1] = k2
@@ -60,13 +61,13 @@ def hires_jac(t, y, p, J):
     J[2, 3] = k2
     J[2, 4] = k7
     J[3, 1] = k3
-    J[3, 2] = k1
+    J[3, 2] = k13
     J[3, 3] = -k8
     J[4, 4] = -k9
     J[4, 5] = k2
     J[4, 6] = k2
     J[5, 3] = k11
-    J[5, 4] = k1
+    J[5, 4] = k13
     J[5, 5] = -k10 * y[7] - k2
     J[5, 6] = k11
     J[5, 7] = -k10 * y[5]
