@@ -56,12 +56,13 @@ def hires_reference():
     return t, scipy_reference(P.hires_rhs, P.hires_jac, P.HIRES_Y0, t, P.HIRES_P)
 
 
-@pytest.mark.parametrize("use_jac", [True, False])
-def test_hires_matches_radau(hires_reference, use_jac):
+@pytest.mark.parametrize("use_jac,method", [(True, "rodas4"), (False, "rodas4"),
+                                            (True, "rodas5p"), (True, "auto")])
+def test_hires_matches_radau(hires_reference, use_jac, method):
     """HIRES at rtol=1e-8 within 100*rtol of Radau(rtol=1e-12), with and without jac."""
     t, ref = hires_reference
     rtol = 1e-8
-    res = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P,
+    res = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, method=method,
                          jac=P.hires_jac if use_jac else None, rtol=rtol, atol=1e-12)
     assert res.all_success
     assert scaled_error(res.y[0], ref, 1e-6) < 100 * rtol
@@ -113,7 +114,7 @@ def test_van_der_pol_stiff_matches_radau():
 # Dosing
 
 
-@pytest.mark.parametrize("method", ["rodas4", "dp5"])
+@pytest.mark.parametrize("method", ["rodas4", "rodas5p", "dp5", "auto"])
 def test_repeated_oral_doses_match_superposition(method):
     """q12h oral doses for 5 days against the closed-form superposition."""
     ka, ke = 1.2, 0.15
@@ -289,6 +290,16 @@ def test_rodas4_order_of_convergence():
                              tab.e, tab.dense), [8, 16, 32, 64])
     assert np.all(np.abs(end[-2:] - 4.0) < 0.3), end
     assert np.all(mid[-2:] > 3.7), mid
+
+
+def test_rodas5p_order_of_convergence():
+    """Global order 5; dense output of order 4 (interpolation error O(h^5))."""
+    tab = T.RODAS5P
+    end, mid = _observed_orders(
+        lambda n: _fixed_ros(n, 2.0, tab.gamma, tab.a, tab.c, tab.alpha, tab.gammai, tab.m,
+                             tab.e, tab.dense), [16, 32, 64, 128])
+    assert np.all(np.abs(end[-2:] - 5.0) < 0.3), end
+    assert np.all(mid[-2:] > 4.7), mid
 
 
 def test_dp5_order_of_convergence():
