@@ -42,6 +42,10 @@ def command(register):
 #: Modules that each define one subcommand with a ``register(subparsers)`` function.
 _SUBCOMMAND_MODULES = (
     "neurosim._cli_params",
+    "neurosim._cli_run",
+    "neurosim._cli_compare",
+    "neurosim._cli_validate",
+    "neurosim._cli_demo",
 )
 
 
