@@ -405,6 +405,10 @@ def _parse_opioid_pd(table, ctx) -> OpioidPD:
     return OpioidPD(q)
 
 
+#: Largest Hill coefficient accepted for an effect (published concentration-effect
+#: slopes rarely exceed 5; 20 keeps (C/EC50)^hill finite for any C below 1e15 EC50).
+_HILL_MAX = 20.0
+
 _PK_KEYS = ("compartments", "v1", "v2", "q2", "v3", "q3", "cl", "fraction_hepatic",
             "hepatic_extraction", "nonhepatic", "fu", "blood_plasma", "binding_protein", "vmax",
             "km")
@@ -532,9 +536,10 @@ def _parse_effect(slot, table, ctx) -> EffectSpec:
     hill = _quantity(table, "hill", "dimensionless", ctx, required=False, allow_zero=False)
     if hill is None:
         hill = Quantity(1.0, "1", "assumption: hyperbolic (Hill 1)", "dimensionless")
-    if hill.to() < 1.0:
-        raise ctx.sub("hill").error("hill must be >= 1 (a slope below 1 has an infinite "
-                                    "derivative at zero concentration).")
+    if not 1.0 <= hill.to() <= _HILL_MAX:
+        raise ctx.sub("hill").error(
+            f"hill must lie in [1, {_HILL_MAX:g}] (a slope below 1 has an infinite derivative "
+            "at zero concentration; far above 10, (C/EC50)^hill overflows).")
     return EffectSpec(slot, kind, site, emax, ec50, hill)
 
 

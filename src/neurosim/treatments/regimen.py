@@ -394,6 +394,7 @@ class _Tokens:
         return t
 
     def error(self, msg):
+        msg = msg.rstrip(".")
         return ScenarioError(f"{self.where}: {msg}. Write e.g. '10 mg po q4h', '20 mg sc q8w x3', "
                              "'25 ug/h td patch q72h' (grammar: docs/drugs.md).", key="regimen")
 
@@ -541,9 +542,12 @@ def parse_regimen(text: str, *, drug: str | None = None, body_weight: float | No
             until = _read_time(tk, "the end time")
         elif _NUM.match(w):
             raise tk.error(f"a number {w!r} without a keyword before it (over, for, from, until)")
+        elif lw == "x":
+            raise tk.error("'x' needs the number of doses right after it, as in 'x3'")
         else:
-            raise tk.error(f"unknown word {w!r}" + did_you_mean(
-                lw, list(_KEYWORDS) + list(_INTERVAL_WORDS) + ["q4h", "x3"]))
+            hint = did_you_mean(lw, [k for k in list(_KEYWORDS) + list(_INTERVAL_WORDS)
+                                     + ["q4h", "x3"] if k != lw]).strip()
+            raise tk.error(f"unknown word {w!r}" + (f" ({hint.rstrip('?')}?)" if hint else ""))
     if each_for is not None and not (is_rate and interval is not None):
         raise tk.error("'lasting <duration>' sets how long each of repeated rate "
                        "administrations runs; it needs a rate and an interval")
@@ -736,9 +740,15 @@ class TitrationPolicy:
         _reject_unknown(d, allowed, key)
         if "drug" not in d:
             raise ScenarioError("titration needs 'drug'.", key=key)
-        kw = {k: d[k] for k in ("target_nrs", "step", "severe_nrs", "severe_step",
-                                 "max_multiplier", "consecutive") if k in d}
-        return cls(drug=d["drug"], every=_read_time_value(d.get("every"), f"{key}.every", 24.0),
+        kw = {k: _number(d, k, key) for k in ("target_nrs", "step", "severe_nrs", "severe_step",
+                                              "max_multiplier") if k in d}
+        if "consecutive" in d:
+            c = d["consecutive"]
+            if isinstance(c, bool) or not isinstance(c, int):
+                raise ScenarioError(f"consecutive must be a whole number >= 1; got {c!r}.",
+                                    key=f"{key}.consecutive")
+            kw["consecutive"] = c
+        return cls(drug=_drug_name(d, key), every=_read_time_value(d.get("every"), f"{key}.every", 24.0),
                    start=_read_time_value(d.get("start"), f"{key}.start", 24.0),
                    until=_read_time_value(d.get("until"), f"{key}.until"), **kw)
 
@@ -788,12 +798,13 @@ class RescuePolicy:
         if len(words) < 2:
             raise ScenarioError("rescue dose must be '<amount> <unit> <route>', e.g. '5 mg po'.",
                                 key=f"{key}.dose")
-        r = parse_regimen(str(d["dose"]), drug=d["drug"], body_weight=body_weight)
+        drug = _drug_name(d, key)
+        r = parse_regimen(str(d["dose"]), drug=drug, body_weight=body_weight)
         if r.form != "bolus" or r.interval is not None:
             raise ScenarioError("a rescue dose is a single bolus such as '5 mg po'.",
                                 key=f"{key}.dose")
-        return cls(drug=d["drug"], route=r.route, amount=r.amount,
-                   threshold_nrs=float(d.get("threshold_nrs", 6.0)),
+        return cls(drug=drug, route=r.route, amount=r.amount,
+                   threshold_nrs=_number(d, "threshold_nrs", key, 6.0),
                    check_every=_read_time_value(d.get("check_every"), f"{key}.check_every", 1.0),
                    min_interval=_read_time_value(d.get("min_interval"), f"{key}.min_interval",
                                                  1.0),
@@ -822,8 +833,29 @@ class ProcedureSchedule:
         at = d.get("at", d.get("start"))
         if at is None:
             raise ScenarioError("a procedure entry needs 'at' (e.g. at = \"10 d\").", key=key)
+        if not isinstance(d["procedure"], str):
+            raise ScenarioError(f"procedure must be a procedure name (a string); got "
+                                f"{d['procedure']!r}.", key=f"{key}.procedure")
         return cls(d["procedure"], _read_time_value(at, f"{key}.at"),
                    _read_time_value(d.get("until"), f"{key}.until"))
+
+
+def _number(d: Mapping, name: str, key: str, default=None):
+    """``d[name]`` as a float (or ``default`` when absent); a clear error otherwise."""
+    if name not in d:
+        return default
+    v = d[name]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ScenarioError(f"{name} must be a number; got {v!r}.", key=f"{key}.{name}")
+    return float(v)
+
+
+def _drug_name(d: Mapping, key: str) -> str:
+    v = d["drug"]
+    if not isinstance(v, str) or not v.strip():
+        raise ScenarioError(f"drug must be a drug name from the library (a string); got {v!r}.",
+                            key=f"{key}.drug")
+    return v
 
 
 def _reject_unknown(d, allowed, key):
