@@ -58,8 +58,8 @@ def test_biomarkers_rise_with_tumor_burden(nh):
 
 def test_pain_rises_from_mild_to_moderate_severe(nh):
     """MODEL.md: untreated, pain rises as the tumor grows; calibration (A7): early
-    HCC NRS 0-2, advanced untreated HCC NRS 5-7. Model: 1.4 at diagnosis, 2.1 at
-    month 4, 4.2 at month 9, 5.6 at month 12."""
+    HCC NRS 0-2, advanced untreated HCC NRS 5-7. Model: 1.5 at diagnosis, 2.1 at
+    month 4, 3.9 at month 9, 5.2 at month 12."""
     s = nh.summary
     assert 0.0 <= s["nrs_m0"] <= 2.0
     assert 5.0 <= s["nrs_m12"] <= 7.0
@@ -77,7 +77,7 @@ def test_disproportionate_pain_in_a_virtual_population():
     spread from the table's cv column, seed fixed), NRS at month 6 correlates more
     with plasma IL-6 and NGF than with tumor volume, and TNF-alpha is the weakest
     cytokine marker (IL-6 correlates with cancer pain, TNF-alpha does not:
-    De Groote 2024). Model: Spearman rho 0.81 (IL-6), 0.81 (NGF), 0.69 (TNF),
+    De Groote 2024). Model: Spearman rho 0.81 (IL-6), 0.80 (NGF), 0.69 (TNF),
     0.65 (volume)."""
     res = ex.population_correlations(1000)
     s = res.summary
@@ -105,8 +105,8 @@ def test_hysteresis_after_cutting_the_peripheral_drive():
     """Assumption A4 / MODEL.md central module: at month 9 a 50 % cut in peripheral
     transmission is held. Compared with the same patient on the way up at the same
     afferent input, pain stays higher (central sensitization holds a memory) and the
-    excess decays over weeks. Model: excess 0.94 NRS at day 1, 0.64 at week 4, 0.23
-    at week 12; half-life 6.7 weeks."""
+    excess decays over weeks. Model: excess 0.90 NRS at day 1, 0.68 at week 4, 0.34
+    at week 12; half-life 8.8 weeks."""
     s = ex.drive_removal().summary
     assert s["nrs_day1"] < s["nrs_before_cut"]           # the cut does relieve
     assert s["excess_day1"] >= 0.5                       # hysteresis, in NRS points
@@ -142,8 +142,8 @@ def test_central_sensitization_decays_over_weeks_after_complete_removal():
 def test_ngf_pulse_time_course():
     """Target 5: after NGF, hyperalgesia appears within hours (3 h), peaks within
     days and lasts about a week (IM) to up to 7 weeks (systemic); temporal summation
-    (central) stays facilitated ~10 days. Model: 56 % of peak at 3 h, peak at
-    2.3 d, 63 % at 7 d, 12 % at 28 d, 5 % at 49 d; central at day 10 is 97 % of its
+    (central) stays facilitated ~10 days. Model: 67 % of peak at 3 h, peak at
+    2.3 d, 59 % at 7 d, 6 % at 28 d, 2 % at 49 d; central at day 10 is 97 % of its
     peak."""
     s = ex.ngf_pulse().summary
     assert s["frac_3h"] >= 0.25
@@ -158,7 +158,7 @@ def test_tnf_pulse_time_course_and_ngf_dependence():
     """Target 6: a TNF pulse sensitizes nociceptors within 30 min and the effect
     lasts hours (2-6 h); blocking NGF reduces TNF hyperalgesia. Model: 35 % of peak
     at 30 min, peak at 2.5 h, half-maximal for 4.75 h; anti-NGF (20 nM) lowers the
-    peak by 10 %."""
+    peak by 5.5 %."""
     s = ex.tnf_pulse().summary
     assert s["frac_30min"] >= 0.2
     assert s["peak_time_h"] <= 6.0
@@ -171,7 +171,7 @@ def test_tnf_pulse_time_course_and_ngf_dependence():
 def test_repeated_cytokine_exposure_primes_for_a_month():
     """Target 6 (priming): 18 daily TNF injections give sensitization persisting
     >= 30 days after the last dose; a single injection does not. Model: residual
-    rise 0.35 at day 30 after 18 doses (13 % of the peak) vs 0.025 after one."""
+    rise 0.25 at day 30 after 18 doses (12 % of the peak) vs 0.019 after one."""
     rep = ex.tnf_pulse(repeats=18, follow_days=31.0).summary
     one = ex.tnf_pulse(repeats=1, follow_days=31.0).summary
     assert rep["residual_30d"] >= 5 * one["residual_30d"]
@@ -183,8 +183,8 @@ def test_repeated_cytokine_exposure_primes_for_a_month():
 def test_late_disease_is_harder_to_relieve():
     """MODEL.md: late in disease the same treatment relieves less. A 50 % cut in
     peripheral transmission, held 14 days, gives a smaller relative (IMMPACT-style,
-    % of the untreated NRS) reduction at month 12 than at month 4. Model: 39.9 %
-    at month 4, 30.9 % at month 12 (0.89 and 1.80 NRS points)."""
+    % of the untreated NRS) reduction at month 12 than at month 4. Model: 39.4 %
+    at month 4, 30.8 % at month 12 (0.85 and 1.67 NRS points)."""
     s = ex.relief_by_stage().summary
     assert s["relief_percent_m4"] - s["relief_percent_m12"] >= 5.0
     assert s["relief_percent_m12"] > 10.0
@@ -222,7 +222,12 @@ def test_slot_timescales_leave_room_for_treatments(month9):
     assert anti_ngf["nrs"][0] < 0.1
     assert anti_ngf["nrs"][1] < anti_ngf["nrs"][2]
     assert anti_ngf["nrs"][2] > 1.0
-    assert anti_ngf["fiber_density"][2] > 0.2
+    # sprouting reverses: after 8 weeks the fiber density is below the untreated course by
+    # more than 3/4 of the excess sprouted by month 9 (relative, because the size of the
+    # excess follows sprouting_gain, calibrated on validation target 3)
+    excess9 = model.outputs(month9[1], month9[0])["fiber_density"] - 1.0
+    assert excess9 > 0.0
+    assert anti_ngf["fiber_density"][2] > 0.75 * excess9
     block = _relief(month9, [1.0], afferent=0.1)
     nrs9 = model.outputs(month9[1], month9[0])["nrs"]
     assert block["nrs"][0] > 0.5 * nrs9

@@ -15,23 +15,27 @@ from .model import equations as eq
 from .model.states import N_SLOTS
 from .treatments import pk
 
+# Compiled with error_model="numpy": a division by zero gives inf/NaN, which the
+# solver reports as that patient's status, instead of an exception that would
+# abort every patient of a parallel ensemble.
+
 __all__ = ["system_rhs", "system_jac", "system_dose_hook", "slot_values"]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _layout(p):
     n = p.shape[0]
     return int(p[n - 2]), int(p[n - 1])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def slot_values(t, y, p, s):
     """Treatment slot values for the state ``y`` (written into ``s``)."""
     n_core, off = _layout(p)
     pk.drug_slot_values(t, y, p, n_core, off, s)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def system_rhs(t, y, p, dydt):
     """Right-hand side of disease model plus drugs (per hour)."""
     n_core, off = _layout(p)
@@ -41,7 +45,7 @@ def system_rhs(t, y, p, dydt):
     pk.drug_rhs(t, y, p, n_core, off, dydt)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def system_jac(t, y, p, J):
     """Analytic Jacobian of :func:`system_rhs`.
 
@@ -69,7 +73,7 @@ def system_jac(t, y, p, J):
             J[i, j] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def system_dose_hook(t, y, p, target, amount, tag):
     """Apply one dose record; titration and rescue decisions read the NRS."""
     nrs = np.nan

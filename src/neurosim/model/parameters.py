@@ -76,6 +76,28 @@ class Parameter:
     description: str
     source: str
 
+    def _value_text(self, value: float) -> str:
+        text = f"{value:g} {self.unit}" if self.unit != "1" else f"{value:g}"
+        if self.unit == "h" and value >= 48.0:
+            from ..units import format_duration
+
+            text += f" ({format_duration(value)})"
+        return text
+
+    def _repr_html_(self) -> str:
+        """The row as a small HTML card (value, unit, range, variability, source)."""
+        import html
+
+        rows = (("value", self._value_text(self.value)),
+                ("plausible range", f"{self._value_text(self.low)} to {self._value_text(self.high)}"),
+                ("between-patient CV", f"{self.cv:g}" + (" (same in every patient)"
+                                                         if self.cv == 0 else "")),
+                ("module", self.module), ("description", self.description),
+                ("source", self.source))
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<div><b><code>{html.escape(self.name)}</code></b><table>{body}</table></div>"
+
     @property
     def strictly_positive(self) -> bool:
         """True when zero is not allowed (the range starts above zero)."""
@@ -149,6 +171,38 @@ class ParameterTable(Mapping[str, Parameter]):
 
     def __repr__(self) -> str:
         return f"ParameterTable({len(self)} parameters)"
+
+    def _repr_html_(self) -> str:
+        """The table as HTML: name, value, unit, range, CV, description, source."""
+        import html
+
+        head = "".join(f"<th style='text-align:left'>{h}</th>" for h in
+                       ("name", "value", "unit", "range", "cv", "module", "description",
+                        "source"))
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in
+                             (f"{r.name}", f"{r.value:g}", r.unit, f"{r.low:g}-{r.high:g}",
+                              f"{r.cv:g}", r.module, r.description, r.source)) + "</tr>"
+            for r in self._rows)
+        return (f"<div>{len(self)} parameters (times in h)<table><tr>{head}</tr>{body}</table>"
+                "</div>")
+
+    def to_dataframe(self):
+        """The table as a pandas DataFrame indexed by name (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``value``, ``unit``, ``low``, ``high``, ``cv``, ``module``,
+            ``description``, ``source``.
+        """
+        from ..errors import require
+
+        pd = require("pandas", "ParameterTable.to_dataframe()")
+        cols = ("value", "unit", "low", "high", "cv", "module", "description", "source")
+        df = pd.DataFrame([[getattr(r, c) for c in cols] for r in self._rows],
+                          columns=list(cols), index=pd.Index(self.names, name="name"))
+        return df
 
     def _unknown(self, name) -> str:
         return (f"unknown model parameter '{name}'." + did_you_mean(name, self._index)
