@@ -178,7 +178,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         tolerances (rtol <= 1e-6) for two more stages per step.
         ``"dp5"``: Dormand-Prince 5(4) with Shampine's order-4 dense output,
         for non-stiff problems. ``"auto"`` (default) starts each member with
-        ``"dp5"`` and switches to ``"rodas4"`` when stiffness limits the
+        ``"dp5"`` and switches to ``"rodas5p"`` when stiffness limits the
         explicit step (the dominant eigenvalue times the step stays beyond
         the explicit stability boundary for 15 steps), and back when the
         Rosenbrock step no longer needs L-stability; each member decides
@@ -250,7 +250,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
             f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
             + did_you_mean(str(method), METHODS))
     if method == "auto":
-        family, etab_obj, rtab_obj = K.FAMILY_AUTO, DP5, RODAS4
+        family, etab_obj, rtab_obj = K.FAMILY_AUTO, DP5, RODAS5P
     elif method in EXPLICIT:
         family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
     else:
