@@ -441,3 +441,17 @@ def test_auto_method_switches_only_when_stiff(hires_reference):
                         jac=P.oral_pk_jac, doses=(dose_t, np.zeros(10, int), np.full(10, 50.0)),
                         method="auto")
     assert pk.stats["n_switches"][0] == 0 and pk.stats["n_jac"][0] == 0
+
+
+@pytest.mark.parametrize("method", ["auto", "rodas4"])
+def test_error_tracks_tolerance_on_hires(hires_reference, method):
+    """Reliability: across rtol 1e-4..1e-7 the HIRES error stays within 10*rtol.
+
+    Reference: Radau at rtol 1e-12; error floored at 1e-4 (the scale below
+    which HIRES states carry no weight), with atol = 1e-4 * rtol.
+    """
+    t, ref = hires_reference
+    for rtol in (1e-4, 1e-5, 3e-6, 1e-6, 1e-7):
+        res = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, jac=P.hires_jac,
+                             rtol=rtol, atol=1e-4 * rtol, method=method)
+        assert scaled_error(res.y[0], ref, 1e-4) < 10 * rtol, rtol
