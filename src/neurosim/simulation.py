@@ -300,7 +300,9 @@ def _solve(y0, t_eval, p, ct, atol, rtol, threads, doses, chunk, progress):
             res = solve_ensemble(_system.system_rhs, y0[a:b], t_eval, pp,
                                  jac=_system.system_jac, dose_hook=_system.system_dose_hook,
                                  doses=doses, rtol=rtol, atol=atol, threads=threads,
-                                 max_steps=max_steps, autonomous=True)
+                                 max_steps=max_steps, autonomous=True,
+                                 # drug states never depend on the disease states
+                                 block_split=N_CORE if y0.shape[1] > N_CORE else None)
         except (SystemError, ArithmeticError) as exc:
             # An arithmetic exception inside the compiled model (e.g. 0/0 in a Hill
             # function with an absurd exponent) surfaces from the parallel kernel.
@@ -336,7 +338,8 @@ def _status_messages(status, reached, phase) -> list[str]:
 
 
 def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
-                      rtol: float | None = None) -> "ScenarioResult":
+                      rtol: float | None = None, history_cache: dict | None = None
+                      ) -> "ScenarioResult":
     """Simulate a scenario for one patient or a population.
 
     Parameters
@@ -361,6 +364,14 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
         silent by default.
     rtol : float, optional
         Relative tolerance; default the scenario's ``[simulation] rtol``.
+    history_cache : dict, optional
+        A dict (initially empty) in which the untreated natural history is
+        kept, keyed by the patients' parameters and the timeline settings
+        (``treatment_start``, ``presentation_limit``, ``history``). The
+        natural history does not depend on the treatments or the liver
+        state, so simulations that differ only in those (comparisons in the
+        same patients, an interactive explorer) solve it once. Results are
+        the same with or without it.
 
     Returns
     -------
@@ -386,8 +397,8 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
     chunk = min(chunk, 256)
     rep = make_progress(progress, total=2 * n, desc=f"{sc.name}")
     try:
-        y_lead, start, presented, st1, msg1 = _natural_history(sc, P, threads, rtol, chunk,
-                                                                rep)
+        y_lead, start, presented, st1, msg1 = _cached_history(sc, P, threads, rtol, chunk,
+                                                               rep, history_cache)
         res = _treat(sc, P, y_lead, threads, rtol, chunk, rep)
     finally:
         rep.close()
@@ -409,6 +420,22 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
         endpoint=sc.endpoint, duration=sc.duration, history=sc.history,
         output_interval=sc.output_interval, presentation_nrs=sc.presentation_nrs,
         info=info)
+
+
+def _cached_history(sc, P, threads, rtol, chunk, rep, cache):
+    """:func:`_natural_history`, looked up in (and stored into) ``cache`` when given."""
+    if cache is None:
+        return _natural_history(sc, P, threads, rtol, chunk, rep)
+    key = (P.shape, P.tobytes(), sc.presentation_nrs, sc.treatment_start,
+           sc.presentation_limit, sc.history, min(rtol, _HISTORY_RTOL))
+    hit = cache.get(key)
+    if hit is None:
+        hit = _natural_history(sc, P, threads, rtol, chunk, rep)
+        cache[key] = hit
+    else:
+        rep.update(P.shape[0])
+    y_lead, start, presented, st, msg = hit
+    return y_lead.copy(), start.copy(), presented.copy(), st.copy(), list(msg)
 
 
 def _natural_history(sc, P, threads, rtol, chunk, rep):
@@ -640,8 +667,15 @@ def compute_metrics(t, nrs, burden, sedation, constipation, baseline, mme_daily,
     m["sedation"] = window_mean(t, sedation, 0.0, endpoint)
     m["constipation"] = window_mean(t, constipation, 0.0, endpoint)
     m["opioid_days"] = np.sum(mme > 0, axis=1).astype(float)
-    m["he_hazard_ratio"] = np.array(
-        [hepatic_encephalopathy_risk(d, liver)["hazard_ratio"] for d in m["opioid_days"]])
+    # the packaged library is parsed once per process; few distinct day counts
+    from .scenario import _base_library
+
+    lib = _base_library()
+    seen: dict = {}
+    for d in m["opioid_days"].tolist():
+        if d not in seen:
+            seen[d] = hepatic_encephalopathy_risk(d, liver, lib)["hazard_ratio"]
+    m["he_hazard_ratio"] = np.array([seen.get(d, math.nan) for d in m["opioid_days"].tolist()])
     failed = np.any(np.isnan(nrs[:, t >= 0]), axis=1)
     for k in m:
         m[k] = np.where(failed, np.nan, m[k]) if k != "nrs_baseline" else m[k]
@@ -829,6 +863,84 @@ class ScenarioResult:
             v = v[~np.isnan(v)]
             out[k] = float(np.mean(v)) if v.size else math.nan
         return out
+
+    # -- pandas -----------------------------------------------------------------------
+
+    def to_dataframe(self, names=None, *, patients=None):
+        """Trajectories as a pandas DataFrame, one row per patient and save time.
+
+        Parameters
+        ----------
+        names : str or sequence of str, optional
+            Outputs, states or slots (anything ``res[name]`` accepts);
+            default: every output (NRS, its components, biomarkers, side
+            effects).
+        patients : int or sequence of int, optional
+            Patients to include (default: all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``patient``, ``t_h`` and ``t_days`` (from treatment
+            start; negative in the untreated history), then one column per
+            name. ``df.attrs["units"]`` gives each column's unit.
+
+        Raises
+        ------
+        MissingDependencyError
+            When pandas is not installed.
+        """
+        from .errors import require
+
+        pd = require("pandas", "ScenarioResult.to_dataframe()")
+        names = list(self.data) if names is None else (
+            [names] if isinstance(names, str) else list(names))
+        idx = np.arange(self.n_patients) if patients is None else np.atleast_1d(
+            np.asarray(patients, dtype=int))
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_patients):
+            raise NeurosimValueError(f"patients must be from 0 to {self.n_patients - 1}; "
+                                     f"got {patients}.")
+        n_t = self.t.size
+        cols = {"patient": np.repeat(idx, n_t), "t_h": np.tile(self.t, idx.size),
+                "t_days": np.tile(self.t_days, idx.size)}
+        units = {"patient": "", "t_h": "h", "t_days": "d"}
+        for name in names:
+            cols[name] = self[name][idx].reshape(-1)
+            units[name] = self.unit(name)
+        df = pd.DataFrame(cols)
+        df.attrs["units"] = units
+        df.attrs["scenario"] = self.name
+        return df
+
+    def metrics_dataframe(self):
+        """:meth:`metrics` as a pandas DataFrame, one row per patient.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``patient``; one column per metric (:data:`METRICS`), then
+            ``treatment_start_days`` (after diagnosis), ``presented`` and
+            ``status``. ``df.attrs["units"]`` and ``df.attrs["descriptions"]``
+            describe the metric columns.
+
+        Raises
+        ------
+        MissingDependencyError
+            When pandas is not installed.
+        """
+        from .errors import require
+
+        pd = require("pandas", "ScenarioResult.metrics_dataframe()")
+        cols = dict(self.metrics())
+        cols["treatment_start_days"] = self.treatment_start / HOURS_PER_DAY
+        cols["presented"] = np.asarray(self.presented, dtype=bool)
+        cols["status"] = np.asarray(self.status)
+        df = pd.DataFrame(cols, index=pd.RangeIndex(self.n_patients, name="patient"))
+        df.attrs["units"] = {name: unit for name, unit, _ in METRICS}
+        df.attrs["units"]["treatment_start_days"] = "d"
+        df.attrs["descriptions"] = {name: desc for name, _, desc in METRICS}
+        df.attrs["scenario"] = self.name
+        return df
 
     # -- display ----------------------------------------------------------------------
 
