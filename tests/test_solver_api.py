@@ -91,6 +91,8 @@ def test_bad_doses(doses, match):
     (dict(threads=10_000), "threads must be an integer from 1"),
     (dict(max_steps=0), "max_steps must be a positive integer"),
     (dict(first_step=-1.0), "first_step must be positive"),
+    (dict(block_split=2), "block_split must be an integer from 1 to 1"),
+    (dict(block_split=0), "block_split must be an integer from 1 to 1"),
 ])
 def test_bad_options(kw, match):
     _raises(match, **kw)
