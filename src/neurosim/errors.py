@@ -17,6 +17,7 @@ __all__ = [
     "ScenarioError",
     "UnitError",
     "ResultsFileError",
+    "MissingDependencyError",
     "did_you_mean",
 ]
 
@@ -74,6 +75,24 @@ class ScenarioError(NeurosimValueError):
 
 class ResultsFileError(NeurosimValueError):
     """A results file that is missing, corrupt or of an unsupported format."""
+
+
+class MissingDependencyError(NeurosimError, ImportError):
+    """An optional package (pandas, ipywidgets, ...) that a feature needs is not installed."""
+
+
+def require(module: str, feature: str, extra: str = "notebook"):
+    """Import an optional dependency, or say which package to install for ``feature``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise MissingDependencyError(
+            f"{feature} needs the optional package '{package}', which is not installed. "
+            f"Install it with: pip install {package}  (or all notebook extras: "
+            f"pip install \"neurosim[{extra}]\").") from None
 
 
 def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:

@@ -26,7 +26,7 @@ else:  # pragma: no cover
 __all__ = [
     "Parameter", "ParameterTable", "ParameterRangeWarning", "PARAMETERS",
     "N_MODEL_PARAMS", "PARAMETER_INDEX", "MODULES", "default_parameters",
-    "make_parameters", "sample_population", "load_table",
+    "make_parameters", "sample_population", "population_from_scores", "load_table",
 ]
 
 #: Modules a parameter can belong to, in documentation order.
@@ -89,7 +89,8 @@ class Parameter:
         import html
 
         rows = (("value", self._value_text(self.value)),
-                ("plausible range", f"{self._value_text(self.low)} to {self._value_text(self.high)}"),
+                ("plausible range",
+                 f"{self._value_text(self.low)} to {self._value_text(self.high)}"),
                 ("between-patient CV", f"{self.cv:g}" + (" (same in every patient)"
                                                          if self.cv == 0 else "")),
                 ("module", self.module), ("description", self.description),
@@ -408,17 +409,52 @@ def sample_population(n: int, *, seed=None, cv_scale: float = 1.0,
     if cv_scale < 0:
         raise NeurosimValueError(f"cv_scale must be >= 0; got {cv_scale}")
     rng = np.random.default_rng(seed)
+    z = rng.standard_normal((int(n), len(PARAMETERS)))
+    return population_from_scores(z, cv_scale=cv_scale, fixed=fixed)
+
+
+def population_from_scores(z, *, cv_scale: float = 1.0,
+                           fixed: Mapping[str, float] | None = None,
+                           warn: bool = True) -> np.ndarray:
+    """Virtual patients from standard normal scores, one row per patient.
+
+    The transformation behind :func:`sample_population`, for callers that
+    draw the scores themselves (a sweep draws each patient's scores from
+    that patient's own random stream, so that a patient does not depend on
+    how the population is split into batches).
+
+    Parameters
+    ----------
+    z : array_like, shape (n, N_MODEL_PARAMS)
+        Standard normal scores in table order.
+    cv_scale : float, optional
+        Multiplies every cv.
+    fixed : mapping of str to float, optional
+        Parameters held at the given value in every patient.
+    warn : bool, optional
+        Warn for fixed values outside their plausible range.
+
+    Returns
+    -------
+    ndarray, shape (n, N_MODEL_PARAMS)
+        ``value * exp(sigma * z)`` with ``sigma = sqrt(log(1 + (cv *
+        cv_scale)^2))``, clipped to the plausible range; fixed parameters
+        set; the carrying capacity raised to at least 4 times the diagnosis
+        volume.
+    """
     rows = PARAMETERS.rows
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] != len(rows):
+        raise NeurosimValueError(f"normal scores have shape (n, {len(rows)}); got {z.shape}")
     median = np.array([r.value for r in rows])
     cv = np.array([r.cv for r in rows]) * cv_scale
     sigma = np.sqrt(np.log1p(cv ** 2))
-    z = rng.standard_normal((int(n), len(rows)))
     pop = median * np.exp(sigma * z)
     pop = np.clip(pop, [r.low for r in rows], [r.high for r in rows])
     # a zero median stays zero under a lognormal; nothing else to fix there
     if fixed:
         for name, value in fixed.items():
-            pop[:, PARAMETER_INDEX[name]] = PARAMETERS[name].check(value)
+            pop[:, PARAMETER_INDEX[name]] = PARAMETERS[name].check(value, warn=warn)
     iv0 = PARAMETER_INDEX["tumor_volume_diagnosis"]
     ik = PARAMETER_INDEX["tumor_carrying_capacity"]
     pop[:, ik] = np.maximum(pop[:, ik], 4.0 * pop[:, iv0])
