@@ -168,7 +168,9 @@ def patient_parameters(scenario: Scenario, patients=None) -> np.ndarray:
         overrides and modifiers, or ``[population] size`` patients drawn
         with its seed); an int: that many patients drawn from the virtual
         population with the scenario's seed and ``cv_scale`` (overrides held
-        fixed, modifiers applied); a matrix: used as given (in table units).
+        fixed, modifiers applied); a matrix: used as given (in table units),
+        so the scenario's ``[[patient.modifiers]]`` on model parameters are
+        not applied to it (apply them to the matrix yourself if wanted).
 
     Returns
     -------
