@@ -46,6 +46,7 @@ _SUBCOMMAND_MODULES = (
     "neurosim._cli_compare",
     "neurosim._cli_validate",
     "neurosim._cli_demo",
+    "neurosim._cli_sweep",
     "neurosim._cli_export_sbml",
 )
 

@@ -555,7 +555,9 @@ def _clip(t, x, a, b):
     ts = np.concatenate([[a], t[inside], [b]])
     xs = np.concatenate([_interp_at(t, x, a)[..., None], x[..., inside],
                          _interp_at(t, x, b)[..., None]], axis=-1)
-    return ts, xs
+    # C order: a sum over time then adds each patient's samples in the same order
+    # whatever the number of patients (NumPy sums other layouts in another order)
+    return ts, np.ascontiguousarray(xs)
 
 
 def window_mean(t, x, a, b):
@@ -663,7 +665,7 @@ def compute_metrics(t, nrs, burden, sedation, constipation, baseline, mme_daily,
         m[f"responder_{pct}"] = np.where(np.isnan(reduction), np.nan,
                                          (reduction >= pct / 100.0 - 1e-12).astype(float))
     days = int(math.floor(endpoint / HOURS_PER_DAY + 1e-9))
-    mme = np.asarray(mme_daily, dtype=float)[:, :days]
+    mme = np.ascontiguousarray(np.asarray(mme_daily, dtype=float)[:, :days])
     m["mme_per_day"] = mme.mean(axis=1) if days > 0 else np.zeros(n)
     m["side_effect_burden"] = window_mean(t, burden, 0.0, endpoint)
     m["sedation"] = window_mean(t, sedation, 0.0, endpoint)

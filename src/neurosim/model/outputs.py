@@ -103,6 +103,22 @@ def _hill2(x, k):
     return x2 / (x2 + k * k)
 
 
+def power(base, exponent):
+    """``base ** exponent`` elementwise, by the same arithmetic whatever the shapes.
+
+    NumPy raises to a power along different code paths for a scalar exponent,
+    an exponent array, a one-element array and a long one, and they differ
+    in the last bit. Giving both operands the full broadcast shape, flat and
+    contiguous, makes each element's value independent of the rest of the
+    array: a patient's outputs are then the same bit for bit alone or inside
+    any population (a sweep splits its patients into batches of any size).
+    """
+    b, e = np.broadcast_arrays(np.asarray(base, dtype=np.float64),
+                               np.asarray(exponent, dtype=np.float64))
+    flat = np.power(np.ascontiguousarray(b).reshape(-1), np.ascontiguousarray(e).reshape(-1))
+    return flat.reshape(b.shape)
+
+
 def _par(p, name):
     return p[..., PI[name]]
 
@@ -118,8 +134,8 @@ def _pieces(y, p, s):
     u_pge2 = _hill2(g("pge2"), q("pge2_k50"))
     u_ngf = sl(7) * _hill2(g("ngf_free"), q("trka_k50"))
     d50 = q("capsule_stretch_diameter")
-    v50 = np.pi / 6.0 * d50 ** 3
-    x = (v / v50) ** (q("capsule_stretch_hill") / 3.0)
+    v50 = np.pi / 6.0 * power(d50, 3.0)
+    x = power(v / v50, q("capsule_stretch_hill") / 3.0)
     stretch = x / (1.0 + x)
     mech = q("capsule_pain_weight") * stretch
     chem = q("chemical_pge2_weight") * u_pge2 + q("chemical_tnf_weight") * u_tnf
@@ -224,7 +240,7 @@ def outputs(y, p, s=None, *, names=None) -> dict[str, np.ndarray]:
         "plasma_tnf": spill * y[..., SI["tnf"]],
         "plasma_ngf": spill * y[..., SI["ngf_free"]],
         "plasma_ngf_total": spill * (y[..., SI["ngf_free"]] + y[..., SI["ngf_bound"]]),
-        "tumor_diameter": (6.0 * pc["v"] / np.pi) ** (1.0 / 3.0),
+        "tumor_diameter": power(6.0 * pc["v"] / np.pi, 1.0 / 3.0),
         "capsule_stretch": pc["stretch"],
         "fiber_density": pc["fib"],
         "peripheral_sensitization": pc["psens"],

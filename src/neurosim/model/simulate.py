@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import NeurosimValueError
 from .equations import fixed_slot_jac, fixed_slot_rhs, model_jac, model_rhs
-from .outputs import check_params, check_slots, outputs
+from .outputs import check_params, check_slots, outputs, power
 from .parameters import N_MODEL_PARAMS, PARAMETER_INDEX as PI, default_parameters
 from .states import N_CORE, N_SLOTS, STATE_INDEX as SI, STATES, default_slots
 
@@ -108,7 +108,7 @@ def initial_state(params, slots=None, *, tumor_volume=None, max_iterations: int 
     pr = qp / (qp + ln2 / q("priming_half_life"))
 
     d50 = q("capsule_stretch_diameter")
-    x = (v / (np.pi / 6.0 * d50 ** 3)) ** (q("capsule_stretch_hill") / 3.0)
+    x = power(v / (np.pi / 6.0 * power(d50, 3.0)), q("capsule_stretch_hill") / 3.0)
     stim = (q("capsule_pain_weight") * x / (1.0 + x) + q("chemical_pge2_weight") * u_pge2
             + q("chemical_tnf_weight") * u_tnf)
     a_in = sl(10) * sl(9) * fib * (1.0 + sf + ss + q("priming_weight") * pr) * stim
@@ -119,15 +119,19 @@ def initial_state(params, slots=None, *, tumor_volume=None, max_iterations: int 
     h_cs = _hill2(a_in, q("cs_a50"))
     # Iterating the (increasing) steady-state map from zero climbs monotonically to
     # its lowest fixed point: the branch a patient reaches from the healthy state.
+    # Each patient stops at its own convergence, so its state does not depend on
+    # which other patients share the array (sweeps split populations into batches).
     cs = np.zeros(shape)
+    active = np.ones(shape, dtype=bool)
     for _ in range(int(max_iterations)):
         g_eff = sl(11) * q("descending_gain") * cs
         drive = (h_cs + q("cs_ngf_drive") * sl(9) * retro
                  + q("descending_feedback") * _hill2(g_eff, q("descending_k50")) + sl(13))
         new = q("cs_max") * k_on * drive / (k_on * drive + k_off)
-        done = np.max(np.abs(new - cs), initial=0.0) < 1e-13
-        cs = new
-        if done:
+        converged = np.abs(new - cs) < 1e-13
+        cs = np.where(active, new, cs)
+        active &= ~converged
+        if not active.any():
             break
     g = q("descending_gain") * cs
 

@@ -1,0 +1,314 @@
+"""Reading a sweep's HDF5 file lazily: metrics as arrays, trajectories on demand."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
+
+__all__ = ["SweepResult", "open_sweep"]
+
+
+def open_sweep(path) -> "SweepResult":
+    """Open a sweep's results file (finished or not).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by ``neurosim sweep`` or :func:`neurosim.sweep.run_sweep`.
+
+    Returns
+    -------
+    SweepResult
+        Reads nothing but the header until asked.
+
+    Raises
+    ------
+    ResultsFileError
+        For a missing, damaged or foreign file, or a newer format version.
+    """
+    return SweepResult(path)
+
+
+class SweepResult:
+    """A sweep's results, read from its file when asked.
+
+    Every per-patient array has one entry per patient of the sweep (row
+    ``i`` is patient ``i`` in every arm: a paired design). Rows not
+    finished yet (an interrupted sweep) hold NaN and status -1; :meth:`done`
+    says which rows are finished.
+
+    Examples
+    --------
+    >>> res = open_sweep("trial.h5")                       # doctest: +SKIP
+    >>> res.arms                                            # doctest: +SKIP
+    ['placebo', 'tanezumab']
+    >>> m = res.metrics("tanezumab")                        # doctest: +SKIP
+    >>> m["responder_30"].mean()                            # doctest: +SKIP
+    >>> res.trajectories("tanezumab", "nrs", rows=[0, 1])   # doctest: +SKIP
+    """
+
+    def __init__(self, path):
+        from .store import read_header
+
+        self.path = Path(path)
+        self.header = read_header(self.path)
+        self.arms = list(json.loads(self.header["arms"]))
+        self.outputs = list(json.loads(self.header.get("outputs", "[]")))
+        self.n_patients = int(self.header["n_patients"])
+        self.name = str(self.header.get("sweep_name", ""))
+        self.seed = int(self.header.get("seed", 0))
+        self.sweep_text = str(self.header.get("sweep", ""))
+
+    def _file(self):
+        import h5py
+
+        # A running sweep holds its file open for writing; its writes never change the
+        # file's structure (docs/file-format.md), so reading alongside is safe.
+        try:
+            return h5py.File(self.path, "r", locking=False)
+        except TypeError:  # h5py < 3.5
+            return h5py.File(self.path, "r")
+
+    def _arm(self, arm) -> str:
+        if arm is None:
+            if len(self.arms) == 1:
+                return self.arms[0]
+            raise NeurosimValueError(f"this sweep has {len(self.arms)} arms; name one: "
+                                     f"{', '.join(self.arms)}.")
+        if arm not in self.arms:
+            raise NeurosimKeyError(f"no arm named {arm!r}." + did_you_mean(str(arm), self.arms)
+                                   + f" Arms: {', '.join(self.arms)}.")
+        return arm
+
+    def _rows(self, rows):
+        if rows is None:
+            return slice(None)
+        idx = np.atleast_1d(np.asarray(rows))
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_patients):
+            raise NeurosimValueError(f"rows must be from 0 to {self.n_patients - 1}.")
+        return idx
+
+    @staticmethod
+    def _read(ds, rows):
+        if isinstance(rows, slice):
+            return ds[rows]
+        if rows.size == 0:
+            return ds[0:0]
+        order = np.argsort(rows, kind="stable")
+        uniq, inverse = np.unique(rows[order], return_inverse=True)
+        data = ds[uniq]  # h5py needs increasing indices
+        out = np.empty((rows.size,) + data.shape[1:], dtype=data.dtype)
+        out[order] = data[inverse]
+        return out
+
+    # -- per patient ------------------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        """True when every patient is done in every arm."""
+        return bool(np.all(self.done()))
+
+    def done(self, arm=None) -> np.ndarray:
+        """(n,) bool: rows finished (in ``arm``, or in every arm)."""
+        with self._file() as f:
+            arms = self.arms if arm is None else [self._arm(arm)]
+            out = np.ones(self.n_patients, dtype=bool)
+            for a in arms:
+                out &= f[f"arms/{a}/done"][()].astype(bool)
+        return out
+
+    def status(self, arm=None) -> np.ndarray:
+        """(n,) int: solver status per patient (0 success, -1 not run yet)."""
+        with self._file() as f:
+            return f[f"arms/{self._arm(arm)}/status"][()].astype(np.int64)
+
+    def status_messages(self, arm=None) -> list:
+        """Per patient: ``"success"``, ``"not run"``, or where and how it failed."""
+        from ..solver.api import Status
+        from .batch import PHASES
+
+        with self._file() as f:
+            g = f[f"arms/{self._arm(arm)}"]
+            st, ph = g["status"][()], g["failed_in"][()]
+        out = []
+        for s, p in zip(st.tolist(), ph.tolist()):
+            if s == 0:
+                out.append("success")
+            elif s < 0:
+                out.append("not run")
+            else:
+                code = Status(s)
+                out.append(f"{PHASES[p]}: {code.name}: {code.message}")
+        return out
+
+    def metrics(self, arm=None, names=None, *, rows=None) -> dict:
+        """Metrics per patient of one arm (``docs/file-format.md`` for definitions).
+
+        Parameters
+        ----------
+        arm : str, optional
+            Arm name (optional when there is one arm).
+        names : str or list of str, optional
+            Metrics to read (default: all).
+        rows : array_like of int or bool, optional
+            Patients (default: all).
+
+        Returns
+        -------
+        dict of str -> ndarray (n_rows,)
+        """
+        arm = self._arm(arm)
+        rows = self._rows(rows)
+        with self._file() as f:
+            g = f[f"arms/{arm}/metrics"]
+            all_names = list(g)
+            names = all_names if names is None else ([names] if isinstance(names, str)
+                                                     else list(names))
+            for n in names:
+                if n not in g:
+                    raise NeurosimKeyError(f"no metric named {n!r}." + did_you_mean(n, all_names)
+                                           + f" Metrics: {', '.join(all_names)}.")
+            return {n: self._read(g[n], rows) for n in names}
+
+    def metric_units(self) -> dict:
+        """Unit of each metric."""
+        with self._file() as f:
+            g = f[f"arms/{self.arms[0]}/metrics"]
+            return {k: str(g[k].attrs.get("units", "")) for k in g}
+
+    @property
+    def t(self) -> np.ndarray:
+        """Save times of the trajectories (h from treatment start)."""
+        with self._file() as f:
+            if "time" not in f:
+                raise NeurosimValueError(f"{self.path} holds no trajectories (summary-only "
+                                         "sweep).")
+            return f["time"][()]
+
+    def trajectories(self, arm, output: str = "nrs", rows=None) -> np.ndarray:
+        """One output along the trajectory of some patients, read now.
+
+        Parameters
+        ----------
+        arm : str or None
+        output : str
+            One of :attr:`outputs`.
+        rows : array_like of int or bool, optional
+            Patients (default: all of them; mind the memory).
+
+        Returns
+        -------
+        ndarray (n_rows, n_times)
+        """
+        arm = self._arm(arm)
+        if not self.outputs:
+            raise NeurosimValueError(f"{self.path} holds no trajectories: it was run with "
+                                     "--summary-only.")
+        if output not in self.outputs:
+            raise NeurosimKeyError(f"no trajectory {output!r} in this file."
+                                   + did_you_mean(output, self.outputs)
+                                   + f" Kept: {', '.join(self.outputs)}.")
+        with self._file() as f:
+            return self._read(f[f"arms/{arm}/trajectories/{output}"], self._rows(rows))
+
+    @property
+    def parameter_names(self) -> list:
+        with self._file() as f:
+            return [x.decode() if isinstance(x, bytes) else str(x)
+                    for x in f["patients/parameter_names"][()]]
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """(n, k) the model parameters that vary (columns: :attr:`parameter_names`)."""
+        with self._file() as f:
+            return f["patients/parameters"][()]
+
+    def parameter(self, name: str) -> np.ndarray:
+        """(n,) one varied parameter (table unit)."""
+        names = self.parameter_names
+        if name not in names:
+            raise NeurosimKeyError(f"{name!r} does not vary in this sweep."
+                                   + did_you_mean(name, names))
+        with self._file() as f:
+            return f["patients/parameters"][:, names.index(name)]
+
+    @property
+    def treatment_start(self) -> np.ndarray:
+        """(n,) treatment start, h after diagnosis."""
+        with self._file() as f:
+            return f["patients/treatment_start"][()]
+
+    def genotypes(self) -> dict:
+        """Genotype name -> (n,) category label per patient ("" when not run)."""
+        out = {}
+        with self._file() as f:
+            if "patients/genotypes" not in f:
+                return out
+            for ds in f["patients/genotypes"].values():
+                cats = json.loads(ds.attrs["categories"])
+                idx = ds[()]
+                labels = np.array(cats + [""], dtype=object)
+                out[str(ds.attrs["genotype"])] = labels[np.where(idx >= 0, idx, len(cats))]
+        return out
+
+    # -- summaries --------------------------------------------------------------------
+
+    def summary(self, arm=None) -> dict:
+        """Means over the patients done and succeeded (responders: the rate)."""
+        arm = self._arm(arm)
+        ok = self.done(arm) & (self.status(arm) == 0)
+        out = {}
+        for k, v in self.metrics(arm).items():
+            v = v[ok]
+            v = v[~np.isnan(v)]
+            out[k] = float(np.mean(v)) if v.size else math.nan
+        return out
+
+    def to_dataframe(self, arm=None):
+        """Per-patient table (needs pandas): one row per patient and arm.
+
+        Parameters
+        ----------
+        arm : str, optional
+            One arm; default every arm (column ``arm``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``patient``, ``arm``, ``done``, ``status``, the varied
+            parameters, genotypes, ``treatment_start_days`` and every metric.
+        """
+        from ..errors import require
+
+        pd = require("pandas", "SweepResult.to_dataframe()", extra="notebook")
+        arms = self.arms if arm is None else [self._arm(arm)]
+        P = self.parameters
+        names = self.parameter_names
+        genos = self.genotypes()
+        start = self.treatment_start / 24.0
+        frames = []
+        for a in arms:
+            cols = {"patient": np.arange(self.n_patients), "arm": a,
+                    "done": self.done(a), "status": self.status(a)}
+            for j, n in enumerate(names):
+                cols[n] = P[:, j]
+            cols.update(genos)
+            cols["treatment_start_days"] = start
+            cols.update(self.metrics(a))
+            frames.append(pd.DataFrame(cols))
+        df = pd.concat(frames, ignore_index=True)
+        df.attrs["units"] = self.metric_units()
+        df.attrs["sweep"] = self.name
+        return df
+
+    def __repr__(self) -> str:
+        done = int(np.sum(self.done()))
+        return (f"SweepResult({str(self.path)!r}, {self.name!r}, patients={self.n_patients} "
+                f"({done} done), arms={self.arms}, trajectories={self.outputs or 'none'})")
