@@ -304,7 +304,9 @@ def _solve(y0, t_eval, p, ct, atol, rtol, threads, doses, chunk, progress):
                                  doses=doses, rtol=rtol, atol=atol, threads=threads,
                                  max_steps=max_steps, autonomous=True,
                                  # drug states never depend on the disease states
-                                 block_split=N_CORE if y0.shape[1] > N_CORE else None)
+                                 block_split=N_CORE if y0.shape[1] > N_CORE else None,
+                                 # linear PK compartments in closed form between doses
+                                 linear="auto" if y0.shape[1] > N_CORE else None)
         except (SystemError, ArithmeticError) as exc:
             # An arithmetic exception inside the compiled model (e.g. 0/0 in a Hill
             # function with an absurd exponent) surfaces from the parallel kernel.

@@ -133,11 +133,13 @@ def _err_norm(err, y, ynew, rtol, atol):
         sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
         v = err[i] / sc
         s += v * v
+    if n == 0:
+        return 0.0  # every state in closed form: nothing to control
     return np.sqrt(s / n)
 
 
 @njit(error_model="numpy")
-def _initial_step(rhs, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
+def _initial_step(rhs, lin, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
     """Starting step size (Hairer, Norsett & Wanner, Solving ODEs I, II.4).
 
     Returns the step and uses one rhs evaluation.
@@ -158,7 +160,7 @@ def _initial_step(rhs, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
     h0 = min(h0, span)
     for i in range(n):
         ytmp[i] = y[i] + h0 * f0[i]
-    rhs(t + h0, ytmp, p, ftmp)
+    _call_rhs(rhs, lin, t + h0, ytmp, p, ftmp)
     d2 = 0.0
     for i in range(n):
         sc = atol[i] + rtol * abs(y[i])
@@ -175,7 +177,7 @@ def _initial_step(rhs, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
 
 
 @njit(error_model="numpy")
-def _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
+def _fd_jacobian(rhs, lin, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
     """Forward-difference Jacobian, one column per state."""
     n = y.shape[0]
     for i in range(n):
@@ -187,7 +189,7 @@ def _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
             delta = _SQRT_EPS
         ytmp[j] = y[j] + delta
         delta = ytmp[j] - y[j]  # the increment actually representable
-        rhs(t, ytmp, p, ftmp)
+        _call_rhs(rhs, lin, t, ytmp, p, ftmp)
         for i in range(n):
             J[i, j] = (ftmp[i] - f0[i]) / delta
         ytmp[j] = y[j]
@@ -212,7 +214,7 @@ def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
 # One step of each family
 
 @njit(error_model="numpy")
-def _rk_step(rhs, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
+def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     """One explicit Runge-Kutta step; K[0] must hold f(t, y) on entry."""
     n = y.shape[0]
     s = b.shape[0]
@@ -226,7 +228,7 @@ def _rk_step(rhs, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
                 if aij != 0.0:
                     acc += aij * K[j, i]
             ytmp[i] = y[i] + h * acc
-        rhs(t + c[st] * h, ytmp, p, K[st])
+        _call_rhs(rhs, lin, t + c[st] * h, ytmp, p, K[st])
     for i in range(n):
         accb = 0.0
         acce = 0.0
@@ -239,7 +241,7 @@ def _rk_step(rhs, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
 
 
 @njit(error_model="numpy")
-def _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
+def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
               U, ynew, errv, ytmp, ftmp, nsplit):
     """One Rosenbrock step with the Jacobian J at (t, y).
 
@@ -268,7 +270,7 @@ def _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, 
                     if aij != 0.0:
                         acc += aij * U[j, i]
                 ytmp[i] = acc
-            rhs(t + alpha[st] * h, ytmp, p, ftmp)
+            _call_rhs(rhs, lin, t + alpha[st] * h, ytmp, p, ftmp)
             nf += 1
         hg = h * gammai[st]
         for i in range(n):
@@ -393,13 +395,223 @@ def _inf_norm(J):
     return best
 
 
+
+# ---------------------------------------------------------------------------
+# Linear subsystems advanced in closed form
+#
+# States whose derivatives are a fixed linear combination of themselves
+# (dy_L/dt = A y_L; linear PK compartments, infusion rates, switches) are not
+# stepped: between doses y_L(t) = V exp(Lambda (t - t_s)) V^-1 y_L(t_s), from
+# the eigendecomposition A = V Lambda V^-1 of the member. The stepper sees the
+# reduced system of the other states, with y_L(t) as an exact input. Because
+# the right-hand side keeps its signature rhs(t, y, p, dydt), everything the
+# reduced wrappers need travels in an extended parameter vector ``pe``:
+#
+#   pe = [p (n_p) | t_s | c = V^-1 y_L(t_s) (nL) | lambda (nL) | V (nL*nL) |
+#         V^-1 (nL*nL) | L indices (nL) | stepped indices (m) | full y (n) |
+#         full f (n) | full J (n*n) | exp work (nL) | n_p, n, nL, m]
+#
+# (indices stored as floats; the last four numbers are read backwards).
+
+@njit(inline="always")
+def _lin_sizes(pe):
+    k = pe.shape[0]
+    return int(pe[k - 4]), int(pe[k - 3]), int(pe[k - 2]), int(pe[k - 1])
+
+
+@njit(inline="always")
+def _lin_offsets(n_p, n, nl, m):
+    o_ts = n_p
+    o_c = o_ts + 1
+    o_lam = o_c + nl
+    o_v = o_lam + nl
+    o_vi = o_v + nl * nl
+    o_li = o_vi + nl * nl
+    o_si = o_li + nl
+    o_yf = o_si + m
+    o_ff = o_yf + n
+    o_jf = o_ff + n
+    o_ex = o_jf + n * n
+    total = o_ex + nl + 4
+    return o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total
+
+
+@njit(error_model="numpy")
+def lin_pack(p, n, mask, lam, v, vi):
+    """The extended parameter vector of one member (see the layout above).
+
+    ``mask[i]`` marks the states advanced in closed form; ``lam``, ``v``,
+    ``vi`` hold the eigenvalues, eigenvectors and inverse eigenvector matrix
+    of their Jacobian block (leading ``nL`` entries of padded arrays).
+    """
+    n_p = p.shape[0]
+    nl = 0
+    for i in range(n):
+        if mask[i]:
+            nl += 1
+    m = n - nl
+    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+        _lin_offsets(n_p, n, nl, m)
+    pe = np.zeros(total)
+    for i in range(n_p):
+        pe[i] = p[i]
+    for k in range(nl):
+        pe[o_lam + k] = lam[k]
+        for j in range(nl):
+            pe[o_v + k * nl + j] = v[k, j]
+            pe[o_vi + k * nl + j] = vi[k, j]
+    a = 0
+    b = 0
+    for i in range(n):
+        if mask[i]:
+            pe[o_li + a] = i
+            a += 1
+        else:
+            pe[o_si + b] = i
+            b += 1
+    pe[total - 4] = n_p
+    pe[total - 3] = n
+    pe[total - 2] = nl
+    pe[total - 1] = m
+    return pe
+
+
+@njit(inline="always", error_model="numpy")
+def lin_expand(t, ys, pe, yfull):
+    """Full state at ``t``: stepped states from ``ys``, the others in closed form."""
+    n_p, n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+        _lin_offsets(n_p, n, nl, m)
+    dt = t - pe[o_ts]
+    for k in range(nl):
+        pe[o_ex + k] = pe[o_c + k] * np.exp(pe[o_lam + k] * dt)
+    for i in range(nl):
+        acc = 0.0
+        row = o_v + i * nl
+        for k in range(nl):
+            acc += pe[row + k] * pe[o_ex + k]
+        yfull[int(pe[o_li + i])] = acc
+    for i in range(m):
+        yfull[int(pe[o_si + i])] = ys[i]
+
+
+@njit(error_model="numpy")
+def lin_absorb(t, yfull, pe, ys):
+    """Restart the closed form at ``t`` from the full state (after doses)."""
+    n_p, n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+        _lin_offsets(n_p, n, nl, m)
+    pe[o_ts] = t
+    for k in range(nl):
+        acc = 0.0
+        row = o_vi + k * nl
+        for j in range(nl):
+            acc += pe[row + j] * yfull[int(pe[o_li + j])]
+        pe[o_c + k] = acc
+    for i in range(m):
+        ys[i] = yfull[int(pe[o_si + i])]
+
+
+@njit(inline="always", error_model="numpy")
+def lin_rhs(rhs, t, ys, pe, fs):
+    """Right-hand side of the stepped states, the closed-form ones as input."""
+    n_p, n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+        _lin_offsets(n_p, n, nl, m)
+    yf = pe[o_yf:o_yf + n]
+    ff = pe[o_ff:o_ff + n]
+    lin_expand(t, ys, pe, yf)
+    rhs(t, yf, pe[:n_p], ff)
+    for i in range(m):
+        fs[i] = ff[int(pe[o_si + i])]
+
+
+@njit(inline="always", error_model="numpy")
+def lin_jac(jac, t, ys, pe, js, dfdt):
+    """Jacobian block of the stepped states, and their explicit time derivative.
+
+    The closed-form states are an input in time, so the stepped states'
+    ``df/dt = J_SL dy_L/dt`` with ``dy_L/dt = V Lambda exp(Lambda (t - t_s)) c``
+    (exact; for an ``rhs`` that is itself autonomous).
+    """
+    n_p, n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+        _lin_offsets(n_p, n, nl, m)
+    yf = pe[o_yf:o_yf + n]
+    jf = pe[o_jf:o_jf + n * n].reshape((n, n))
+    lin_expand(t, ys, pe, yf)
+    for i in range(n):
+        for j in range(n):
+            jf[i, j] = 0.0
+    jac(t, yf, pe[:n_p], jf)
+    for a in range(m):
+        ia = int(pe[o_si + a])
+        for b in range(m):
+            js[a, b] = jf[ia, int(pe[o_si + b])]
+    # dy_L/dt into the full-f scratch, at the closed-form positions
+    ff = pe[o_ff:o_ff + n]
+    for i in range(nl):
+        acc = 0.0
+        row = o_v + i * nl
+        for k in range(nl):
+            acc += pe[row + k] * pe[o_lam + k] * pe[o_ex + k]
+        ff[i] = acc
+    for a in range(m):
+        ia = int(pe[o_si + a])
+        acc = 0.0
+        for i in range(nl):
+            acc += jf[ia, int(pe[o_li + i])] * ff[i]
+        dfdt[a] = acc
+
+
+@njit(inline="always", error_model="numpy")
+def _call_rhs(rhs, lin, t, y, p, f):
+    if lin:
+        lin_rhs(rhs, t, y, p, f)
+    else:
+        rhs(t, y, p, f)
+
+
+@njit(inline="always", error_model="numpy")
+def _call_jac(jac, lin, t, y, p, J, dfdt):
+    if lin:
+        lin_jac(jac, t, y, p, J, dfdt)
+    else:
+        jac(t, y, p, J)
+
+
+@njit(error_model="numpy")
+def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
+    """Jacobians at two states and rhs values, to find a member's linear states.
+
+    Fills ``J1``, ``J2`` (Jacobians at ``ya``, ``yb``), ``f1 = f(t0, ya)``,
+    ``f2 = f(t1, ya)`` and ``f3 = f(t0, yb)``; ``ya``, ``yb`` are derived
+    from ``y`` by fixed state-wise factors (the same for every member).
+    """
+    n = y.shape[0]
+    for i in range(n):
+        g = (0.6180339887498949 * (i + 1)) % 1.0
+        h = (0.7548776662466927 * (i + 1)) % 1.0
+        ya[i] = y[i] * (1.25 + 0.5 * g) + 0.5 + g
+        yb[i] = y[i] * (0.5 + 0.5 * h) + 1.5 + h
+    for i in range(n):
+        for j in range(n):
+            J1[i, j] = 0.0
+            J2[i, j] = 0.0
+    jac(t0, ya, p, J1)
+    jac(t0, yb, p, J2)
+    rhs(t0, ya, p, f1)
+    rhs(t1, ya, p, f2)
+    rhs(t0, yb, p, f3)
+
+
 # ---------------------------------------------------------------------------
 # The per-member driver
 
 @njit(error_model="numpy")
 def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, autonomous,
                      nsplit, y0, p, t_eval, dose_t, dose_target, dose_amount, dose_tag,
-                     rtol, atol, max_steps, first_step, max_step, out, stats):
+                     rtol, atol, max_steps, first_step, max_step, out, stats, lin):
     """Integrate one member over ``t_eval`` with bolus doses.
 
     Parameters
@@ -427,6 +639,11 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     out : 2-D float64 array (n_times, n_states)
         Filled with the solution; rows after a failure are NaN.
     stats : 1-D int64 array (N_STATS,)
+    lin : bool
+        True when ``p`` is the extended vector of :func:`lin_pack` and
+        ``rhs``/``jac`` are the reduced wrappers (:func:`lin_rhs`,
+        :func:`lin_jac`): the states it marks are advanced in closed form,
+        ``y0``, ``atol`` and ``out`` stay full-size.
 
     Returns
     -------
@@ -435,16 +652,40 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     t : float
         The time reached (the end of the span on success).
     """
-    n = y0.shape[0]
+    n_full = y0.shape[0]
     n_t = t_eval.shape[0]
     n_d = dose_t.shape[0]
+    if lin:
+        n_p, _nf, n_lin, n = _lin_sizes(p)
+        o_si = _lin_offsets(n_p, n_full, n_lin, n)[6]
+        # With closed-form states the stepped system is driven in time: an
+        # autonomous rhs gets the exact df/dt from lin_jac, a non-autonomous
+        # one the finite difference of the reduced rhs (which includes it).
+        # reduced tolerances and block split
+        atol_r = np.empty(n)
+        nsplit_r = 0
+        for i in range(n):
+            k = int(p[o_si + i])
+            atol_r[i] = atol[k]
+            if k < nsplit:
+                nsplit_r += 1
+        if nsplit_r == 0 or nsplit_r == n:
+            nsplit_r = 0
+        nsplit = nsplit_r
+        atol = atol_r
+        p_user = p[:n_p]
+    else:
+        n = n_full
+        p_user = p
+    yfull = y0.copy()
+    orow = np.empty(n)
     ea, eb, ee, ec, edense, e_err_order = etab
     rgamma, ra, rc, ralpha, rgammai, rm, re, rdense, r_err_order = rtab
     auto = family == FAMILY_AUTO
     cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
     s_max = max(eb.shape[0], rm.shape[0])
 
-    y = y0.copy()
+    y = np.empty(n)
     ynew = np.empty(n)
     f0 = np.empty(n)
     errv = np.empty(n)
@@ -471,16 +712,21 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     di = 0
     while di < n_d and dose_t[di] <= t0:
         if has_hook:
-            hook(t0, y, p, dose_target[di], dose_amount[di], dose_tag[di])
+            hook(t0, yfull, p_user, dose_target[di], dose_amount[di], dose_tag[di])
         else:
-            _default_dose(y, dose_target[di], dose_amount[di])
+            _default_dose(yfull, dose_target[di], dose_amount[di])
         di += 1
-    for i in range(n):
-        out[0, i] = y[i]
+    if lin:
+        lin_absorb(t0, yfull, p, y)
+    else:
+        for i in range(n):
+            y[i] = yfull[i]
+    for i in range(n_full):
+        out[0, i] = yfull[i]
     k_out = 1
     while k_out < n_t and t_eval[k_out] <= t0:
-        for i in range(n):
-            out[k_out, i] = y[i]
+        for i in range(n_full):
+            out[k_out, i] = yfull[i]
         k_out += 1
 
     t = t0
@@ -497,7 +743,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         if di < n_d and dose_t[di] < t_end:
             te = dose_t[di]
         if need_start:
-            rhs(t, y, p, f0)
+            _call_rhs(rhs, lin, t, y, p, f0)
             stats[STAT_RHS] += 1
             if not _all_finite(f0):
                 status = NONFINITE
@@ -506,9 +752,12 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             # it, since a bolus can make the solution change much faster.
             if h <= 0.0 or t > t0:
                 order = e_err_order if cur == FAMILY_EXPLICIT else r_err_order
-                h_start = _initial_step(rhs, t, y, p, f0, rtol, atol, order, t_end - t,
-                                        ytmp, ftmp)
-                stats[STAT_RHS] += 1
+                if n == 0:
+                    h_start = t_end - t
+                else:
+                    h_start = _initial_step(rhs, lin, t, y, p, f0, rtol, atol, order,
+                                            t_end - t, ytmp, ftmp)
+                    stats[STAT_RHS] += 1
                 if h <= 0.0 or h_start < h:
                     h = h_start
             need_start = False
@@ -533,7 +782,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             n_attempts += 1
 
             if cur == FAMILY_EXPLICIT:
-                nf = _rk_step(rhs, t, h, y, p, f0, ea, eb, ee, ec, K, ynew, errv, ytmp)
+                nf = _rk_step(rhs, lin, t, h, y, p, f0, ea, eb, ee, ec, K, ynew, errv, ytmp)
                 stats[STAT_RHS] += nf
                 ok_lin = True
                 k_err = e_err_order + 1.0
@@ -545,19 +794,19 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                         for i in range(n):
                             for j in range(n):
                                 J[i, j] = 0.0
-                        jac(t, y, p, J)
+                        _call_jac(jac, lin, t, y, p, J, dfdt)
                     else:
-                        _fd_jacobian(rhs, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
+                        _fd_jacobian(rhs, lin, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
                         stats[STAT_RHS] += n
                     stats[STAT_JAC] += 1
                     if not autonomous:
                         dt = _SQRT_EPS * max(abs(t), 1.0)
-                        rhs(t + dt, y, p, ftmp)
+                        _call_rhs(rhs, lin, t + dt, y, p, ftmp)
                         stats[STAT_RHS] += 1
                         for i in range(n):
                             dfdt[i] = (ftmp[i] - f0[i]) / dt
                     jac_current = True
-                nf, ok_lin = _ros_step(rhs, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
+                nf, ok_lin = _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
                                        ralpha, rgammai, rm, re, K, ynew, errv, ytmp, ftmp,
                                        nsplit)
                 stats[STAT_RHS] += nf
@@ -575,15 +824,18 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             if finite and err <= 1.0:
                 # Accepted: write the save times inside (t, t_new].
                 while k_out < n_t and t_eval[k_out] <= t_new and t_eval[k_out] < te:
+                    row = orow if lin else out[k_out]
                     if t_eval[k_out] == t_new:
                         for i in range(n):
-                            out[k_out, i] = ynew[i]
+                            row[i] = ynew[i]
                     else:
                         theta = (t_eval[k_out] - t) / h
                         if cur == FAMILY_EXPLICIT:
-                            _rk_dense(theta, h, y, K, edense, out[k_out])
+                            _rk_dense(theta, h, y, K, edense, row)
                         else:
-                            _ros_dense(theta, y, ynew, K, rdense, out[k_out])
+                            _ros_dense(theta, y, ynew, K, rdense, row)
+                    if lin:
+                        lin_expand(t_eval[k_out], orow, p, out[k_out])
                     k_out += 1
                 stats[STAT_STEPS] += 1
                 # PI step-size control.
@@ -636,7 +888,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                         f0[i] = K[s_e - 1, i]
                 else:
                     if t < te:
-                        rhs(t, y, p, f0)
+                        _call_rhs(rhs, lin, t, y, p, f0)
                         stats[STAT_RHS] += 1
                 jac_current = False
                 h = h_next
@@ -666,33 +918,43 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         # Segment end: apply every dose due now, then write the save times
         # that coincide with it (they include the doses).
         dosed = False
+        if lin:
+            lin_expand(t, y, p, yfull)
+        else:
+            for i in range(n):
+                yfull[i] = y[i]
         while di < n_d and dose_t[di] <= t:
             if has_hook:
-                hook(t, y, p, dose_target[di], dose_amount[di], dose_tag[di])
+                hook(t, yfull, p_user, dose_target[di], dose_amount[di], dose_tag[di])
             else:
-                _default_dose(y, dose_target[di], dose_amount[di])
+                _default_dose(yfull, dose_target[di], dose_amount[di])
             di += 1
             dosed = True
         if dosed:
             need_start = True
             err_prev = 1.0
-            if not _all_finite(y):
+            if not _all_finite(yfull):
                 status = NONFINITE
                 break
+            if lin:
+                lin_absorb(t, yfull, p, y)
+            else:
+                for i in range(n):
+                    y[i] = yfull[i]
         while k_out < n_t and t_eval[k_out] <= t:
-            for i in range(n):
-                out[k_out, i] = y[i]
+            for i in range(n_full):
+                out[k_out, i] = yfull[i]
             k_out += 1
         if not dosed and t < t_end:
             # f0 must be f(t, y) at the start of the next segment; the
             # Rosenbrock branch skipped it at the segment end, and the explicit
             # one already has it from FSAL.
             if cur == FAMILY_ROSENBROCK:
-                rhs(t, y, p, f0)
+                _call_rhs(rhs, lin, t, y, p, f0)
                 stats[STAT_RHS] += 1
 
     if status != SUCCESS:
         for k in range(k_out, n_t):
-            for i in range(n):
+            for i in range(n_full):
                 out[k, i] = np.nan
     return status, t

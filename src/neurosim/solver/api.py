@@ -73,6 +73,8 @@ class EnsembleResult:
         The method requested.
     names : tuple of str or None
         State names, when the caller supplied them; enables ``res["name"]``.
+    n_linear : ndarray of int, shape (n_members,)
+        States advanced in closed form per member (``linear=``; 0 otherwise).
     """
 
     t: np.ndarray
@@ -84,6 +86,7 @@ class EnsembleResult:
     rtol: float
     atol: np.ndarray
     names: tuple | None = field(default=None)
+    n_linear: np.ndarray | None = field(default=None)
 
     @property
     def n_members(self) -> int:
@@ -146,7 +149,8 @@ def _check_jitted(name, func, signature):
 
 def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rtol=1e-6,
                    atol=1e-9, doses=None, threads=None, max_steps=100_000, dose_hook=None,
-                   first_step=None, max_step=np.inf, autonomous=False, block_split=None):
+                   first_step=None, max_step=np.inf, autonomous=False, block_split=None,
+                   linear=None):
     """Integrate many initial-value problems that share a right-hand side.
 
     Parameters
@@ -225,6 +229,25 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         methods then factorise the two diagonal blocks separately, which is
         cheaper; results agree with the dense factorisation to rounding.
         Only set it when true: a non-zero ``J[k:, :k]`` would be ignored.
+    linear : {None, "auto"} or array_like of int
+        Advance linear states in closed form instead of stepping them
+        (needs ``jac``). A state qualifies when its derivative is a fixed
+        linear combination of qualifying states (``dy_L/dt = A y_L``, no
+        input from the others, no constant term, no explicit time
+        dependence): linear PK compartments, infusion rates, switches.
+        Between doses the solver uses ``y_L(t) = V exp(Lambda (t - t_s))
+        V^-1 y_L(t_s)`` from the eigendecomposition of each member's ``A``
+        and steps only the other states, which see ``y_L(t)`` as an exact
+        input; doses restart the closed form. Long dosing regimens then
+        need far fewer steps, since the error control no longer follows
+        every absorption and distribution transient. ``"auto"`` finds
+        the qualifying states from the Jacobian at two probe states; an
+        index list restricts the search to those states. Pure
+        accumulators (zero diagonal, like a cumulative dose) are stepped.
+        A member whose ``A`` has complex eigenvalues or an ill-conditioned
+        eigenvector matrix (condition number above 1e8) is solved without
+        closed form. The choice depends only on the member's own data.
+        ``res.n_linear`` gives the number of closed-form states per member.
 
     Returns
     -------
@@ -359,6 +382,13 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         n_threads = int(threads)
 
     kernel = get_kernel(rhs, jac, dose_hook)
+    lin = None
+    if linear is not None and linear is not False:
+        if jac is None:
+            raise NeurosimValueError(
+                "linear= needs the analytic Jacobian (jac=...), from which the linear "
+                "states and their matrix are read")
+        lin = _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states)
     etab = (etab_obj.a, etab_obj.b, etab_obj.e, etab_obj.c, etab_obj.dense,
             float(etab_obj.error_order))
     rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
@@ -372,8 +402,14 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        kernel(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget, damount, dtag,
-               rtol, atol_a, int(max_steps), first, hmax, out, status, t_last, stats)
+        if lin is None:
+            kernel(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
+                   damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
+                   t_last, stats)
+        else:
+            kernel.linear(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
+                          damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
+                          t_last, stats, *lin)
     finally:
         numba.set_num_threads(previous)
 
@@ -382,7 +418,111 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         stats={"n_steps": stats[:, K.STAT_STEPS], "n_rejected": stats[:, K.STAT_REJECTED],
                "n_rhs": stats[:, K.STAT_RHS], "n_jac": stats[:, K.STAT_JAC],
                "n_lu": stats[:, K.STAT_LU], "n_switches": stats[:, K.STAT_SWITCH]},
-        method=method, rtol=rtol, atol=atol_a)
+        method=method, rtol=rtol, atol=atol_a,
+        n_linear=(np.zeros(n_members, dtype=np.int64) if lin is None
+                  else lin[0].sum(axis=1).astype(np.int64)))
+
+
+#: Largest condition number of a member's eigenvector matrix for closed form.
+_LINEAR_MAX_COND = 1e8
+
+
+def _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states):
+    """Per member: which states go in closed form, and their eigendecomposition.
+
+    Returns ``(mask, lam, vec, vinv)``: ``mask (n_members, n_states)`` bool,
+    eigenvalues ``(n_members, nmax)``, eigenvectors and their inverse
+    ``(n_members, nmax, nmax)`` (leading ``nL`` entries used).
+    """
+    if isinstance(linear, str):
+        if linear != "auto":
+            raise NeurosimValueError(
+                f"linear must be None, 'auto' or a list of state indices; got {linear!r}")
+        allowed = np.ones(n_states, dtype=bool)
+    else:
+        idx = np.asarray(linear)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise NeurosimValueError(
+                f"linear must be None, 'auto' or a 1-D list of state indices; got {linear!r}")
+        if idx.size and (idx.min() < 0 or idx.max() >= n_states):
+            raise NeurosimValueError(
+                f"linear lists state {int(idx.min() if idx.min() < 0 else idx.max())}, which "
+                f"does not exist; indices must be from 0 to {n_states - 1}")
+        allowed = np.zeros(n_states, dtype=bool)
+        allowed[idx] = True
+    m = n_members
+    J1 = np.zeros((m, n_states, n_states))
+    J2 = np.zeros_like(J1)
+    f1 = np.zeros((m, n_states))
+    f2 = np.zeros_like(f1)
+    f3 = np.zeros_like(f1)
+    t1 = float(t[-1]) if t[-1] != t[0] else float(t[0]) + 1.0
+    kernel.probe(y0a, pa, float(t[0]), t1, J1, J2, f1, f2, f3)
+    ya, yb = _probe_states(y0a, m, n_states)
+    with np.errstate(all="ignore"):
+        tol = 1e-9
+        scale1 = np.abs(J1) @ np.ones(n_states)  # row sums (for relative tests below)
+        row_const = np.all(np.abs(J1 - J2) <= tol * (np.abs(J1) + np.abs(J2)) + 1e-300, axis=2)
+        lin1 = np.einsum("mij,mj->mi", J1, ya)
+        lin3 = np.einsum("mij,mj->mi", J2, yb)
+        size1 = np.einsum("mij,mj->mi", np.abs(J1), np.abs(ya)) + np.abs(f1)
+        size3 = np.einsum("mij,mj->mi", np.abs(J2), np.abs(yb)) + np.abs(f3)
+        no_const = ((np.abs(f1 - lin1) <= tol * size1 + 1e-300)
+                    & (np.abs(f3 - lin3) <= tol * size3 + 1e-300))
+        no_time = np.abs(f1 - f2) <= tol * np.abs(f1) + 1e-300
+        finite = np.isfinite(J1).all(axis=2) & np.isfinite(f1) & (scale1 < np.inf)
+    mask = allowed[None, :] & row_const & no_const & no_time & finite
+    diag = np.einsum("mii->mi", J1)
+    nz = J1 != 0.0
+    # accumulators (zero diagonal, fed by others) are stepped: they would make A defective
+    mask &= ~((diag == 0.0) & nz.any(axis=2))
+    while True:  # closure: a closed-form state may depend on closed-form states only
+        depends_out = np.einsum("mij,mj->mi", nz.astype(np.int32),
+                                (~mask).astype(np.int32)) > 0
+        new = mask & ~depends_out
+        if np.array_equal(new, mask):
+            break
+        mask = new
+    counts = mask.sum(axis=1)
+    nmax = int(counts.max()) if m else 0
+    lam = np.zeros((m, max(nmax, 1)))
+    vec = np.zeros((m, max(nmax, 1), max(nmax, 1)))
+    vinv = np.zeros_like(vec)
+    for pattern in np.unique(mask, axis=0):
+        rows = np.flatnonzero((mask == pattern).all(axis=1))
+        idx = np.flatnonzero(pattern)
+        k = idx.size
+        if k == 0:
+            continue
+        A = J1[np.ix_(rows, idx, idx)]
+        ok = np.ones(rows.size, dtype=bool)
+        with np.errstate(all="ignore"):
+            try:
+                w, V = np.linalg.eig(A)
+            except np.linalg.LinAlgError:
+                w = np.full((rows.size, k), np.nan)
+                V = np.full((rows.size, k, k), np.nan)
+            ok &= np.all(np.isfinite(w), axis=1) & np.all(np.isfinite(V), axis=(1, 2))
+            ok &= np.all(np.abs(w.imag) <= 1e-12 * np.maximum(1.0, np.abs(w.real)), axis=1)
+            V = np.where(ok[:, None, None], V.real, np.eye(k)[None])
+            Vi = np.linalg.inv(V)
+            cond = np.linalg.norm(V, 1, axis=(1, 2)) * np.linalg.norm(Vi, 1, axis=(1, 2))
+            ok &= np.isfinite(cond) & (cond <= _LINEAR_MAX_COND)
+        good = rows[ok]
+        lam[good, :k] = w.real[ok]
+        vec[good, :k, :k] = V[ok]
+        vinv[good, :k, :k] = Vi[ok]
+        mask[rows[~ok]] = False
+    return (np.ascontiguousarray(mask), lam, vec, vinv)
+
+
+def _probe_states(y0a, m, n):
+    """The two probe states of :func:`neurosim.solver._kernels.lin_probe`."""
+    i = np.arange(1, n + 1)
+    g = (0.6180339887498949 * i) % 1.0
+    h = (0.7548776662466927 * i) % 1.0
+    y = np.broadcast_to(y0a, (m, n))
+    return y * (1.25 + 0.5 * g) + 0.5 + g, y * (0.5 + 0.5 * h) + 1.5 + h
 
 
 def _check_doses(doses, t, n_states, has_hook):
