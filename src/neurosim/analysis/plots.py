@@ -55,7 +55,7 @@ def _trajectory(result, output, arm):
         x = result.trajectories(arm, output, rows=np.flatnonzero(ok))
         t = result.t
         unit = _sweep_output_unit(result, arm, output)
-        name = f"{result.name}, arm '{arm}'"
+        name = f"sweep '{result.name}', arm '{arm}'"
     else:
         if arm is not None:
             raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
@@ -63,7 +63,7 @@ def _trajectory(result, output, arm):
         x = np.asarray(result[output])[ok]
         t = result.t
         unit = result.unit(output)
-        name = result.name
+        name = f"scenario '{result.name}'"
     return t, x, unit, int((~ok).sum()), name
 
 
@@ -132,8 +132,8 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
             ax.axhline(level, color="0.6", ls=":", lw=0.8)
     ax.set_xlabel("time since treatment start (weeks)")
     ax.set_ylabel(_ylabel(output, unit))
-    src = result.name
-    ax.set_title(f"{_LABELS.get(output, output)}: median and {low:g}-{high:g} % of "
+    src = f"sweep '{result.name}'" if _is_sweep(result) else f"scenario '{result.name}'"
+    ax.set_title(f"{_LABELS.get(output, output)}: median and {low:g}-{high:g} %\nof "
                  f"{max(n_used)} patients ({src})", fontsize=10)
     ax.legend(loc="best", fontsize=7, frameon=False)
     return ax
@@ -179,7 +179,7 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
         ax.set_ylim(0, 10)
     ax.set_xlabel("time since treatment start (weeks)")
     ax.set_ylabel(_ylabel(output, unit))
-    ax.set_title(f"{_LABELS.get(output, output)}: {pick.size} random patients ({name})",
+    ax.set_title(f"{_LABELS.get(output, output)}: {pick.size} random patients\n({name})",
                  fontsize=10)
     ax.legend(loc="best", fontsize=7, frameon=False)
     return ax
@@ -209,11 +209,11 @@ def waterfall(result, *, arm=None, ax=None):
     if _is_sweep(result):
         arm = result._arm(arm)
         m = result.metrics(arm, ["nrs_baseline", "nrs_endpoint"])
-        name = f"{result.name}, arm '{arm}'"
+        name = f"sweep '{result.name}', arm '{arm}'"
         endpoint = float(result.header.get("endpoint_h", np.nan))
     else:
         m = result.metrics()
-        name = result.name
+        name = f"scenario '{result.name}'"
         endpoint = float(result.endpoint)
     b, e = m["nrs_baseline"][ok], m["nrs_endpoint"][ok]
     keep = np.isfinite(b) & np.isfinite(e) & (b > 0)
@@ -238,6 +238,6 @@ def waterfall(result, *, arm=None, ax=None):
     ax.set_xlabel("patients, sorted by change")
     ax.set_ylabel("NRS change from baseline to endpoint (%)")
     ax.set_title(f"Change of pain after {endpoint / _HOURS_PER_WEEK:g} weeks, "
-                 f"{change.size} patients ({name})", fontsize=10)
+                 f"{change.size} patients\n({name})", fontsize=10)
     ax.legend(loc="lower left", fontsize=7, frameon=False)
     return ax
