@@ -189,3 +189,18 @@ def test_stratified_resamples_keep_the_class_sizes():
     idx = stats.resample_indices(20, 50, seed=3, strata=pos)
     assert idx.shape == (50, 20)
     assert np.all(pos[idx[:, :7]]) and not np.any(pos[idx[:, 7:]])
+
+
+def test_counting_replicates_equal_the_statistic_of_each_resample():
+    # replicates are computed by counting ranks; reference: the plain statistic on
+    # each resample (sorting), exact to rounding, with many ties
+    rng = np.random.default_rng(12)
+    x = np.round(rng.standard_normal(300), 1)
+    y = np.round(x + rng.standard_normal(300))
+    pos = y > 0
+    idx = stats.resample_indices(300, 60, seed=1)
+    ref = np.array([stats.spearman_rho(x[i], y[i]) for i in idx])
+    np.testing.assert_allclose(stats.spearman_replicates(x, y, idx), ref, rtol=0, atol=1e-12)
+    idx = stats.resample_indices(300, 60, seed=1, strata=pos)
+    ref = np.array([stats.roc_auc(x[i], pos[i]) for i in idx])
+    np.testing.assert_allclose(stats.auc_replicates(x, pos, idx), ref, rtol=0, atol=1e-12)

@@ -45,6 +45,9 @@ def register(subparsers) -> None:
     p.add_argument("--csv", metavar="FILE.csv", help="also write every row as CSV")
     p.add_argument("--format", choices=("table", "markdown", "csv"), default="table",
                    help="what to print (default: table)")
+    p.add_argument("--progress", choices=("auto", "none", "text", "tqdm"), default="auto",
+                   help="progress report on stderr (default auto: a bar on a terminal, "
+                        "nothing otherwise)")
     p.set_defaults(func=_cmd_biomarkers)
 
 
@@ -58,6 +61,21 @@ def _check_target(path, suffixes, option) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ResultsFileError(f"{option} {path}: the folder {folder} does not exist.")
+
+
+def _progress_spec(choice: str):
+    if choice == "none":
+        return None
+    if choice != "auto":
+        return choice
+    if not sys.stderr.isatty():
+        return None
+    try:
+        import tqdm  # noqa: F401
+
+        return "tqdm"
+    except ImportError:
+        return "text"
 
 
 def _cmd_biomarkers(args) -> int:
@@ -75,7 +93,8 @@ def _cmd_biomarkers(args) -> int:
         args.sweep, arms=args.arm, reference=args.reference,
         outcomes=args.outcome or ("severe_pain", "response"),
         parameters=args.parameter or (), severe_nrs=args.severe_nrs, n_boot=args.bootstrap,
-        level=args.level, seed=args.seed, min_patients=args.min_patients)
+        level=args.level, seed=args.seed, min_patients=args.min_patients,
+        progress=_progress_spec(args.progress))
     written = []
     if args.plot:
         from .comparison import save_figure

@@ -495,7 +495,8 @@ def rank_biomarkers(sweep, *, arms=None, reference: str | None = None,
     min_patients : int
         Fewest finished patients accepted.
     progress : None, "text", "tqdm" or callable
-        Progress over outcomes (see :func:`neurosim._progress.make_progress`).
+        Progress over predictors and outcomes (see
+        :func:`neurosim._progress.make_progress`); silent by default.
 
     Returns
     -------
@@ -585,14 +586,14 @@ def rank_biomarkers(sweep, *, arms=None, reference: str | None = None,
     groups, reps = [], {}
     root = np.random.SeedSequence(int(seed))
     children = root.spawn(len(spec))
-    rep = make_progress(progress, total=len(spec), desc="biomarkers", unit="outcomes")
+    rep = make_progress(progress, total=len(spec) * len(preds), desc="biomarkers",
+                        unit="predictors")
     try:
         for (name, arm, binary, cont, blabel, clabel), child in zip(spec, children):
             g, r = _analyse(name, arm, binary, cont, blabel, clabel, preds, ok, int(n_boot),
-                            float(level), child)
+                            float(level), child, rep)
             groups.append(g)
             reps.update(r)
-            rep.update(1)
     finally:
         rep.close()
     info = {"sweep": res.name or str(res.path), "path": str(res.path), "n_boot": int(n_boot),
@@ -602,7 +603,7 @@ def rank_biomarkers(sweep, *, arms=None, reference: str | None = None,
                             n_used=n_used, reference=reference, info=info, _replicates=reps)
 
 
-def _analyse(name, arm, binary, cont, blabel, clabel, preds, ok, n_boot, level, seq):
+def _analyse(name, arm, binary, cont, blabel, clabel, preds, ok, n_boot, level, seq, rep):
     """One outcome in one arm: every predictor's AUC and rho, ranked."""
     X = np.column_stack([p[4] for p in preds]).astype(float)
     rows_ok = ok & np.all(np.isfinite(X), axis=1) & np.isfinite(cont)
@@ -635,6 +636,7 @@ def _analyse(name, arm, binary, cont, blabel, clabel, preds, ok, n_boot, level, 
                      "label": label, "kind": kind, "unit": unit, "n": n, "n_positive": n_pos,
                      "auc": auc, "auc_low": auc_lo, "auc_high": auc_hi, "rho": rho,
                      "rho_low": rho_lo, "rho_high": rho_hi})
+        rep.update(1)
     if use_auc:
         ranked_by = "|AUC - 0.5|"
 

@@ -239,6 +239,28 @@ def _blocks(n_boot, n):
         yield a, min(n_boot, a + step)
 
 
+def _dense(x):
+    """Dense ranks 0..m-1 of ``x`` (equal values share one) and m."""
+    u, d = np.unique(x, return_inverse=True)
+    return d.reshape(-1).astype(np.int64), u.size
+
+
+def _resampled_midranks(d, m, idx):
+    """Midranks of each resample ``x[idx[b]]`` from the dense ranks ``d`` of ``x``.
+
+    Ranking is invariant to the increasing map x -> d, so counting how many
+    resampled values fall on each dense rank gives the midranks in O(n) per
+    resample, without sorting: midrank = (count below) + (count equal + 1) / 2.
+    """
+    b, n = idx.shape
+    v = d[idx]
+    counts = np.bincount((v + (np.arange(b, dtype=np.int64) * m)[:, None]).ravel(),
+                         minlength=b * m).reshape(b, m).astype(float)
+    below = np.cumsum(counts, axis=1) - counts
+    mid = below + (counts + 1.0) / 2.0
+    return np.take_along_axis(mid, v, axis=1)
+
+
 def spearman_replicates(x, y, idx) -> np.ndarray:
     """Spearman's rho on each resample ``x[idx[b]], y[idx[b]]``.
 
@@ -257,8 +279,10 @@ def spearman_replicates(x, y, idx) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     out = np.empty(idx.shape[0])
-    for a, b in _blocks(idx.shape[0], idx.shape[1]):
-        out[a:b] = _pearson_rows(rankdata(x[idx[a:b]], axis=1), rankdata(y[idx[a:b]], axis=1))
+    (dx, mx), (dy, my) = _dense(x), _dense(y)
+    for a, b in _blocks(idx.shape[0], max(idx.shape[1], mx, my)):
+        out[a:b] = _pearson_rows(_resampled_midranks(dx, mx, idx[a:b]),
+                                 _resampled_midranks(dy, my, idx[a:b]))
     return out
 
 
@@ -284,8 +308,9 @@ def auc_replicates(scores, positive, idx) -> np.ndarray:
     out = np.full(idx.shape[0], np.nan)
     if n1 == 0 or n0 == 0:
         return out
-    for a, b in _blocks(idx.shape[0], idx.shape[1]):
-        r = rankdata(scores[idx[a:b]], axis=1)
+    d, m = _dense(scores)
+    for a, b in _blocks(idx.shape[0], max(idx.shape[1], m)):
+        r = _resampled_midranks(d, m, idx[a:b])
         out[a:b] = (r[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2.0) / (n1 * n0)
     return out
 
