@@ -115,7 +115,32 @@ regimens = ["tanezumab 20 mg sc q8w"]
     assert units["il6_week12"] == "pg/mL" and units["tumor_volume_baseline"] == "mL"
 
 
-def test_sweep_stores_the_snapshots_and_the_cli_run_prints_them(sweep_file, tmp_path, capsys):
+def test_run_and_compare_summaries_carry_the_snapshots(tmp_path):
+    from neurosim._cli_run import format_metrics
+    from neurosim.comparison import summary_rows, write_csv
+
+    sc = loads_scenario("""
+[scenario]
+name = "short"
+[simulation]
+treatment_start = "120 d"
+duration = "5 weeks"
+history = "0 d"
+output_interval = "1 d"
+""")
+    res = simulate_scenario(sc, threads=1)
+    text = format_metrics(res)
+    assert "il6_week4" in text and "pg/mL" in text
+    line = next(x for x in text.splitlines() if "tumor_volume_week12" in x)
+    assert " - " in line  # 5 weeks: no week-12 sample
+    rows = list(csv.reader(write_csv(summary_rows([res]), tmp_path / "c.csv").open()))
+    head = dict(zip(rows[0], rows[1]))
+    assert float(head["ngf_baseline [pg/mL]"]) == pytest.approx(res.metrics()["ngf_baseline"][0],
+                                                                 rel=1e-15)
+    assert "tumor_volume_week4 [mL]" in head
+
+
+def test_sweep_stores_the_snapshots(sweep_file):
     res = open_sweep(sweep_file)
     m = res.metrics("untreated")
     assert np.all(np.isfinite(m["il6_baseline"])) and np.all(np.isfinite(m["ngf_week12"]))
