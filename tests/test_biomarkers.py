@@ -237,7 +237,9 @@ def test_same_seed_same_numbers(sweep_file):
     assert a == b and a != c
 
 
-def test_python_errors_name_what_exists(sweep_file):
+def test_python_errors_name_what_exists(sweep_file, tmp_path):
+    with pytest.raises(ResultsFileError, match="no such sweep file"):
+        rank_biomarkers(tmp_path / "missing.h5")
     with pytest.raises(NeurosimKeyError, match="Arms in this sweep: untreated, tanezumab"):
         rank_biomarkers(sweep_file, arms=["tanezumb"])
     with pytest.raises(NeurosimKeyError, match="Did you mean 'response'"):

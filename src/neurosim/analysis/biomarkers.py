@@ -553,7 +553,7 @@ def rank_biomarkers(sweep, *, arms=None, reference: str | None = None,
     else:
         arms = [arms] if isinstance(arms, str) else list(arms)
         for a in arms:
-            check_arm(a, "--arm")
+            check_arm(a, "treatment arm")
         arms = list(dict.fromkeys(arms))
     # older files were written before the biomarker snapshots existed
     have = res.metric_units()
