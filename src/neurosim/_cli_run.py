@@ -36,10 +36,11 @@ def format_metrics(result) -> str:
 
     s = result.summary()
     lines = []
+    width = max(len(name) for name, _, _ in METRICS)
     for name, unit, desc in METRICS:
         v = s[name]
         text = "-" if (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
-        lines.append(f"  {name:20s} {text:>10s} {unit:8s} {desc}")
+        lines.append(f"  {name:{width}s} {text:>10s} {unit:8s} {desc}")
     return "\n".join(lines)
 
 

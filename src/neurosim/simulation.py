@@ -84,8 +84,8 @@ from .scenario import Scenario, load_scenario
 from .treatments import pk as _pk
 from .units import HOURS_PER_DAY, HOURS_PER_WEEK
 
-__all__ = ["simulate_scenario", "ScenarioResult", "METRICS", "SIDE_EFFECTS", "state_scales",
-           "patient_parameters"]
+__all__ = ["simulate_scenario", "ScenarioResult", "METRICS", "SIDE_EFFECTS", "BIOMARKERS",
+           "BIOMARKER_TIMES", "state_scales", "patient_parameters", "biomarker_snapshots"]
 
 #: Opioid read-outs added to the model outputs: name, unit, description.
 SIDE_EFFECTS = (
@@ -132,6 +132,26 @@ METRICS = (
      "Hazard ratio of hepatic encephalopathy from opioid use in this liver state "
      "(Moon 2020; 1 without cirrhosis or opioids)"),
 )
+
+#: Biomarkers sampled as a clinician would (one blood draw or scan at a time):
+#: metric prefix, the output it is read from, unit, words.
+BIOMARKERS = (
+    ("il6", "plasma_il6", "pg/mL", "Plasma IL-6"),
+    ("tnf", "plasma_tnf", "pg/mL", "Plasma TNF-alpha"),
+    ("ngf", "plasma_ngf", "pg/mL", "Plasma free NGF"),
+    ("tumor_volume", "tumor_diameter", "mL",
+     "Tumor volume (equivalent sphere, pi/6 x diameter^3)"),
+)
+#: Sampling times of the biomarker snapshots: suffix, h from treatment start, words.
+BIOMARKER_TIMES = (
+    ("baseline", 0.0, "at treatment start, before any treatment acts"),
+    ("week4", 4 * HOURS_PER_WEEK, "at day 28 after treatment start (NaN if the run is shorter)"),
+    ("week12", 12 * HOURS_PER_WEEK,
+     "at day 84 after treatment start (NaN if the run is shorter)"),
+)
+METRICS = METRICS + tuple(
+    (f"{prefix}_{when}", unit, f"{words} {text}")
+    for prefix, _, unit, words in BIOMARKERS for when, _, text in BIOMARKER_TIMES)
 
 _METRIC_NAMES = tuple(m[0] for m in METRICS)
 _COMPONENTS = ("nrs_mechanical", "nrs_inflammatory", "nrs_ngf", "nrs_central")
@@ -621,8 +641,49 @@ def time_to_reach(t, x, threshold):
     return float(tc - t[0])
 
 
+def biomarker_snapshots(t, outputs: dict, n_patients: int | None = None) -> dict:
+    """Biomarkers at the clinician's sampling times (:data:`BIOMARKER_TIMES`).
+
+    Parameters
+    ----------
+    t : ndarray (n_times,)
+        h from treatment start.
+    outputs : dict of str -> ndarray (n_patients, n_times)
+        Trajectories holding the outputs named in :data:`BIOMARKERS`
+        (``plasma_il6``, ``plasma_tnf``, ``plasma_ngf``, ``tumor_diameter``);
+        a missing one gives NaN.
+    n_patients : int, optional
+        Number of patients (default: from the first trajectory given).
+
+    Returns
+    -------
+    dict of str -> ndarray (n_patients,)
+        ``<marker>_<time>`` (``il6_baseline``, ``ngf_week12``, ...): the
+        piecewise-linear trajectory read at the sampling time; NaN when the
+        time lies outside the saved span. Tumor volume (mL) is the
+        equivalent sphere of the diameter (cm): pi/6 d^3.
+    """
+    t = np.asarray(t, dtype=float)
+    if n_patients is None:
+        first = next((np.atleast_2d(outputs[src]) for _, src, _, _ in BIOMARKERS
+                      if src in outputs), None)
+        n_patients = 0 if first is None else first.shape[0]
+    out = {}
+    for prefix, src, _, _ in BIOMARKERS:
+        x = outputs.get(src)
+        for when, at, _ in BIOMARKER_TIMES:
+            if x is None:
+                out[f"{prefix}_{when}"] = np.full(n_patients, np.nan)
+                continue
+            v = _interp_at(t, np.atleast_2d(np.asarray(x, dtype=float)), at)
+            if src == "tumor_diameter":
+                v = (np.pi / 6.0) * v * v * v
+            out[f"{prefix}_{when}"] = v
+    return out
+
+
 def compute_metrics(t, nrs, burden, sedation, constipation, baseline, mme_daily, endpoint,
-                    liver) -> dict:
+                    liver, biomarkers: dict | None = None) -> dict:
     """Scenario metrics from trajectories (the formulas of :data:`METRICS`).
 
     Parameters
@@ -638,10 +699,18 @@ def compute_metrics(t, nrs, burden, sedation, constipation, baseline, mme_daily,
         End of the metrics window (h).
     liver : str
         Liver state (for the hepatic-encephalopathy hazard ratio).
+    biomarkers : dict of str -> ndarray (n_patients, n_times), optional
+        The trajectories of :data:`BIOMARKERS` (``plasma_il6``,
+        ``plasma_tnf``, ``plasma_ngf``, ``tumor_diameter``) for the
+        biomarker snapshots (:func:`biomarker_snapshots`); without them
+        those metrics are NaN.
 
     Returns
     -------
     dict of str -> ndarray (n_patients,)
+        Every metric of :data:`METRICS`. For a patient whose simulation
+        failed every metric is NaN except the baseline values (NRS and
+        biomarkers at treatment start).
     """
     from .treatments.liver import hepatic_encephalopathy_risk
 
@@ -682,9 +751,11 @@ def compute_metrics(t, nrs, burden, sedation, constipation, baseline, mme_daily,
         if d not in seen:
             seen[d] = hepatic_encephalopathy_risk(d, liver, lib)["hazard_ratio"]
     m["he_hazard_ratio"] = np.array([seen.get(d, math.nan) for d in m["opioid_days"].tolist()])
+    m.update(biomarker_snapshots(t, biomarkers or {}, n))
     failed = np.any(np.isnan(nrs[:, t >= 0]), axis=1)
     for k in m:
-        m[k] = np.where(failed, np.nan, m[k]) if k != "nrs_baseline" else m[k]
+        if not (k == "nrs_baseline" or k.endswith("_baseline")):
+            m[k] = np.where(failed, np.nan, m[k])
     return {k: m[k] for k in _METRIC_NAMES}
 
 
@@ -852,7 +923,9 @@ class ScenarioResult:
         """
         return compute_metrics(self.t, self.data["nrs"], self.data["side_effect_burden"],
                                self.data["sedation"], self.data["constipation"],
-                               self.nrs_baseline, self.mme_daily, self.endpoint, self.liver)
+                               self.nrs_baseline, self.mme_daily, self.endpoint, self.liver,
+                               biomarkers={src: self.data[src] for _, src, _, _ in BIOMARKERS
+                                           if src in self.data})
 
     def summary(self) -> dict:
         """Metrics over the patients who succeeded: means (responders: the responder rate).

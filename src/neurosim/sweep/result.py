@@ -177,6 +177,23 @@ class SweepResult:
                                            + f" Metrics: {', '.join(all_names)}.")
             return {n: self._read(g[n], rows) for n in names}
 
+    def arm_attributes(self, arm=None) -> dict:
+        """An arm's attributes: ``description``, ``treatments`` (in words), ``scenario`` (TOML).
+
+        Parameters
+        ----------
+        arm : str, optional
+            Arm name (optional when there is one arm).
+
+        Returns
+        -------
+        dict of str -> str
+        """
+        arm = self._arm(arm)
+        with self._file() as f:
+            return {k: (v.decode("utf-8") if isinstance(v, bytes) else str(v))
+                    for k, v in f[f"arms/{arm}"].attrs.items()}
+
     def metric_units(self) -> dict:
         """Unit of each metric."""
         with self._file() as f:
