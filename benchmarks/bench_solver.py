@@ -51,7 +51,7 @@ from reference import error_by_state, error_metric, reference  # noqa: E402
 ALL_SOLVERS = list(solvers.SOLVERS)
 COMPETITORS = ["numbalsoda", "roadrunner", "scipy-lsoda", "scipy-radau"]
 #: Shown in the table, not compared: neurosim with the explicit method.
-NEUROSIM_VARIANTS = ["neurosim-dp5"]
+NEUROSIM_VARIANTS = ["neurosim-dp5", "neurosim-linear"]
 FAST_BASELINES = ["numbalsoda", "roadrunner"]
 SCAN_RTOLS = [10.0 ** (-k / 2) for k in range(6, 19)]  # 1e-3 ... 1e-9, half decades
 QUICK_SCAN_RTOLS = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
@@ -164,6 +164,9 @@ def make_runner(name, problem, pools, threads=2, method="auto"):
     if name == "neurosim-dp5":
         return lambda params, rtol, atol: solvers.solve_neurosim(
             problem, params, rtol, atol, threads=threads, method="dp5")[:2]
+    if name == "neurosim-linear":
+        return lambda params, rtol, atol: solvers.solve_neurosim(
+            problem, params, rtol, atol, threads=threads, method=method, linear="auto")[:2]
     if name == "numbalsoda":
         return lambda params, rtol, atol: solvers.solve_numbalsoda(problem, params, rtol, atol)
     if name == "roadrunner":
@@ -184,7 +187,7 @@ def make_runner(name, problem, pools, threads=2, method="auto"):
     raise ValueError(f"unknown solver {name!r}")
 
 
-N_START = {"neurosim": 256, "neurosim-dp5": 256, "numbalsoda": 64, "roadrunner": 16, "scipy-lsoda": 1, "scipy-radau": 1}
+N_START = {"neurosim": 256, "neurosim-dp5": 256, "neurosim-linear": 256, "numbalsoda": 64, "roadrunner": 16, "scipy-lsoda": 1, "scipy-radau": 1}
 N_CAP = {"scipy-lsoda": 200, "scipy-radau": 50}
 
 
@@ -264,14 +267,20 @@ def bench_problem(problem, chosen, args, log):
                 f"{_fmt(tp['throughput_per_cpu_s'], ',.1f')} traj/CPU-s)")
             if name.startswith("neurosim"):
                 # Work per member on the error sample, to explain the speed.
-                res = solvers.solve_neurosim(problem, params_s, rtol, atol, threads=2,
-                                             method="dp5" if name == "neurosim-dp5" else args.method)[2]
+                res = solvers.solve_neurosim(
+                    problem, params_s, rtol, atol, threads=2,
+                    method="dp5" if name == "neurosim-dp5" else args.method,
+                    linear="auto" if name == "neurosim-linear" else None)[2]
                 rec["resolved_method"] = getattr(res, "method", None)
                 stats = getattr(res, "stats", None) or {}
                 rec["per_member_stats"] = {k: float(np.mean(v)) for k, v in stats.items()}
             if name == "neurosim-dp5":
                 rec["threads"] = 2
                 rec["method"] = "dp5"
+            if name == "neurosim-linear":
+                rec["threads"] = 2
+                rec["method"] = args.method
+                rec["n_linear"] = float(np.mean(res.n_linear))
             if name == "neurosim":
                 rec["threads"] = 2
                 rec["method"] = args.method
@@ -427,6 +436,7 @@ def _matched(problem, out, chosen, pools, args, log):
 LABELS = {
     "neurosim": "neurosim (2 threads)",
     "neurosim-dp5": "neurosim dp5 (2 threads)",
+    "neurosim-linear": "neurosim closed-form linear (2 thr)",
     "numbalsoda": "numbalsoda LSODA (prange, 2 thr)",
     "roadrunner": "libroadrunner CVODE (2 procs)",
     "scipy-lsoda": "scipy LSODA (1 core)",

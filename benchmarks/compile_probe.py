@@ -40,13 +40,15 @@ def main(solver: str, problem_name: str) -> dict:
     rtol = problem.rtol
     atol = problem.atol(rtol)
 
-    if solver in ("neurosim", "neurosim-dp5"):
+    if solver in ("neurosim", "neurosim-dp5", "neurosim-linear"):
         import neurosim.solver  # noqa: F401
 
         method = "dp5" if solver == "neurosim-dp5" else "auto"
+        linear = "auto" if solver == "neurosim-linear" else None
 
         def call():
-            return solvers.solve_neurosim(problem, params, rtol, atol, threads=2, method=method)[:2]
+            return solvers.solve_neurosim(problem, params, rtol, atol, threads=2, method=method,
+                                          linear=linear)[:2]
     elif solver == "numbalsoda":
         import numbalsoda  # noqa: F401
 

@@ -5,7 +5,7 @@ Each driver solves an ensemble ``params (n_members, n_params)`` of one
 ``(n_members, n_times, n_states)`` at the problem's output times and ``ok``
 a boolean per member. How each one is driven:
 
-``neurosim``, ``neurosim-dp5``
+``neurosim``, ``neurosim-dp5``, ``neurosim-linear``
     ``neurosim.solver.solve_ensemble`` over the whole ensemble with the
     analytic Jacobian, doses passed as its bolus table, ``threads`` = 2 or 1;
     ``method="auto"`` or ``"dp5"``. The problems are declared autonomous.
@@ -296,10 +296,13 @@ def _accepts(func, name):
         return False
 
 
-def solve_neurosim(problem, params, rtol, atol, threads=None, method="auto", max_steps=100_000):
+def solve_neurosim(problem, params, rtol, atol, threads=None, method="auto", max_steps=100_000,
+                   linear=None):
     from neurosim.solver import solve_ensemble
 
     extra = {}
+    if linear is not None:
+        extra["linear"] = linear
     if problem.autonomous and _accepts(solve_ensemble, "autonomous"):
         extra["autonomous"] = True
     doses = None
@@ -327,6 +330,7 @@ NEUROSIM_SUCCESS = 0
 SOLVERS = {
     "neurosim": "neurosim solve_ensemble, threads=2 (and 1)",
     "neurosim-dp5": "neurosim solve_ensemble, method='dp5', threads=2",
+    "neurosim-linear": "neurosim solve_ensemble, linear='auto' (linear states in closed form), threads=2",
     "numbalsoda": "numbalsoda LSODA in a numba prange loop (2 threads)",
     "roadrunner": "libroadrunner CVODE, one process per core (2)",
     "scipy-lsoda": "scipy solve_ivp LSODA, one member at a time (1 core)",
@@ -339,6 +343,7 @@ def solver_available(name: str) -> tuple[bool, str]:
     modules = {
         "neurosim": "neurosim.solver",
         "neurosim-dp5": "neurosim.solver",
+        "neurosim-linear": "neurosim.solver",
         "numbalsoda": "numbalsoda",
         "roadrunner": "roadrunner",
         "scipy-lsoda": "scipy.integrate",

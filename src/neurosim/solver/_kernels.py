@@ -407,7 +407,7 @@ def _inf_norm(J):
 # the right-hand side keeps its signature rhs(t, y, p, dydt), everything the
 # reduced wrappers need travels in an extended parameter vector ``pe``:
 #
-#   pe = [p (n_p) | t_s | c = V^-1 y_L(t_s) (nL) | lambda (nL) | V (nL*nL) |
+#   pe = [p (n_p) | t_s | t of the last exp evaluation | c = V^-1 y_L(t_s) (nL) | lambda (nL) | V (nL*nL) |
 #         V^-1 (nL*nL) | L indices (nL) | stepped indices (m) | full y (n) |
 #         full f (n) | full J (n*n) | exp work (nL) | n_p, n, nL, m]
 #
@@ -422,7 +422,7 @@ def _lin_sizes(pe):
 @njit(inline="always")
 def _lin_offsets(n_p, n, nl, m):
     o_ts = n_p
-    o_c = o_ts + 1
+    o_c = o_ts + 2  # o_ts + 1: the time of the exponentials held in the exp work
     o_lam = o_c + nl
     o_v = o_lam + nl
     o_vi = o_v + nl * nl
@@ -455,6 +455,7 @@ def lin_pack(p, n, mask, lam, v, vi):
     pe = np.zeros(total)
     for i in range(n_p):
         pe[i] = p[i]
+    pe[o_ts + 1] = np.nan
     for k in range(nl):
         pe[o_lam + k] = lam[k]
         for j in range(nl):
@@ -482,9 +483,15 @@ def lin_expand(t, ys, pe, yfull):
     n_p, n, nl, m = _lin_sizes(pe)
     o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
         _lin_offsets(n_p, n, nl, m)
-    dt = t - pe[o_ts]
-    for k in range(nl):
-        pe[o_ex + k] = pe[o_c + k] * np.exp(pe[o_lam + k] * dt)
+    if t != pe[o_ts + 1]:  # the stages of one step often share a time
+        dt = t - pe[o_ts]
+        for k in range(nl):
+            lam = pe[o_lam + k]
+            if lam == 0.0:
+                pe[o_ex + k] = pe[o_c + k]
+            else:
+                pe[o_ex + k] = pe[o_c + k] * np.exp(lam * dt)
+        pe[o_ts + 1] = t
     for i in range(nl):
         acc = 0.0
         row = o_v + i * nl
@@ -502,6 +509,7 @@ def lin_absorb(t, yfull, pe, ys):
     o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
         _lin_offsets(n_p, n, nl, m)
     pe[o_ts] = t
+    pe[o_ts + 1] = np.nan  # the exp work is stale
     for k in range(nl):
         acc = 0.0
         row = o_vi + k * nl
