@@ -48,6 +48,7 @@ _SUBCOMMAND_MODULES = (
     "neurosim._cli_demo",
     "neurosim._cli_sweep",
     "neurosim._cli_export_sbml",
+    "neurosim._cli_sensitivity",
 )
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numba
 import numpy as np
 
 from ..errors import (MissingDependencyError, NeurosimKeyError, NeurosimValueError,
@@ -707,7 +708,8 @@ def run_design(design: SensitivityDesign, evaluator: Evaluator, output, *,
                text: str = "", source: str = "<python>", resume: bool = False,
                overwrite: bool = False, threads: int | None = None,
                workers: int | None = None, dask=None, batch_size: int | None = None,
-               progress=None, command_line: str | None = None) -> SensitivityResult:
+               progress=None, command_line: str | None = None,
+               on_batch=None) -> SensitivityResult:
     """Sample, evaluate every row through the sweep runner, and compute the indices.
 
     Parameters
@@ -727,7 +729,7 @@ def run_design(design: SensitivityDesign, evaluator: Evaluator, output, *,
     name, text, source : str
         Recorded in the file; ``text`` is part of the identity checked on
         resume.
-    resume, overwrite, threads, workers, dask, batch_size, progress, command_line
+    resume, overwrite, threads, workers, dask, batch_size, progress, command_line, on_batch
         As in :func:`neurosim.sweep.run_sweep`.
 
     Returns
@@ -749,7 +751,7 @@ def run_design(design: SensitivityDesign, evaluator: Evaluator, output, *,
                      origin=origin)
     res = run_sweep(sw, output, resume=resume, overwrite=overwrite, threads=threads,
                     workers=workers, dask=dask, batch_size=batch_size, progress=progress,
-                    command_line=command_line)
+                    command_line=command_line, on_batch=on_batch)
     units = {m[0]: m[1] for m in evaluator.metrics}
     indices, notes = {}, {}
     for arm in res.arms:
@@ -776,7 +778,7 @@ def run_sensitivity(spec, output, **kwargs) -> SensitivityResult:
         The HDF5 results file (``.h5``).
     **kwargs
         ``resume``, ``overwrite``, ``threads``, ``workers``, ``dask``,
-        ``batch_size``, ``progress``, ``command_line``: as in
+        ``batch_size``, ``progress``, ``command_line``, ``on_batch``: as in
         :func:`neurosim.sweep.run_sweep`.
 
     Returns
@@ -855,7 +857,7 @@ class IshigamiEvaluator(Evaluator):
 
         p = np.column_stack([X, np.full(X.shape[0], self.a), np.full(X.shape[0], self.b)])
         y0 = np.zeros((X.shape[0], 1))
-        res = solve_ensemble(_ishigami_rhs(), y0, np.array([0.0, 1.0]), p, rtol=1e-10,
+        res = solve_ensemble(ishigami_rhs, y0, np.array([0.0, 1.0]), p, rtol=1e-10,
                              atol=1e-12, threads=threads)
         y = res.y[:, -1, 0].copy()
         y[np.asarray(res.status) != 0] = np.nan
@@ -865,20 +867,9 @@ class IshigamiEvaluator(Evaluator):
         return 2048
 
 
-def _ishigami_rhs():
-    """``dy/dt = f(x)`` on [0, 1]: its value at t = 1 is the Ishigami function."""
-    global _RHS
-    if _RHS is None:
-        import numba
-
-        @numba.njit(cache=True)
-        def ishigami_rhs(t, y, p, dydt):
-            s1 = math.sin(p[0])
-            s2 = math.sin(p[1])
-            dydt[0] = s1 + p[3] * s2 * s2 + p[4] * p[2] ** 4 * s1
-
-        _RHS = ishigami_rhs
-    return _RHS
-
-
-_RHS = None
+@numba.njit(cache=True)
+def ishigami_rhs(t, y, p, dydt):
+    """``dy/dt = f(x)`` with ``p = (x1, x2, x3, a, b)``: ``y(1) = f(x)`` from ``y(0) = 0``."""
+    s1 = math.sin(p[0])
+    s2 = math.sin(p[1])
+    dydt[0] = s1 + p[3] * s2 * s2 + p[4] * p[2] ** 4 * s1
