@@ -101,7 +101,7 @@ class EmaxFit:
         return emax_model(d, self.e0, self.emax, self.ed50, self.hill)
 
 
-def fit_emax(doses, response, *, hill_bounds=(0.3, 6.0), response_range=None):
+def fit_emax(doses, response, *, hill_bounds=(0.3, 6.0), response_range=None, start=None):
     """Least-squares Emax fit of a response curve.
 
     Parameters
@@ -115,6 +115,9 @@ def fit_emax(doses, response, *, hill_bounds=(0.3, 6.0), response_range=None):
     response_range : (float, float), optional
         Where the response can lie (``(0, 1)`` for a rate): bounds E0 to it
         and Emax to its width.
+    start : (e0, emax, ed50, hill), optional
+        One starting point (e.g. the fit of the full data when refitting
+        bootstrap resamples) instead of the default grid of starts.
 
     Returns
     -------
@@ -151,16 +154,20 @@ def fit_emax(doses, response, *, hill_bounds=(0.3, 6.0), response_range=None):
     width = e_hi - e_lo
     lower = [e_lo, -width, lo, hill_bounds[0]]
     upper = [e_hi, width, hi, hill_bounds[1]]
-    for led0 in np.log(np.geomspace(pos.min(), pos.max(), 3)):
-        for h0 in (1.0, 2.5):
-            x0 = np.clip([y0, span if span != 0 else scale, led0, h0], lower, upper)
-            try:
-                r = least_squares(resid, x0, bounds=(lower, upper), method="trf",
-                                  x_scale=[scale, scale, 1.0, 1.0])
-            except ValueError:
-                continue
-            if best is None or r.cost < best.cost:
-                best = r
+    if start is not None and all(math.isfinite(v) for v in start):
+        starts = [(start[0], start[1], math.log(start[2]), start[3])]
+    else:
+        starts = [(y0, span if span != 0 else scale, led0, h0)
+                  for led0 in np.log(np.geomspace(pos.min(), pos.max(), 3)) for h0 in (1.0, 2.5)]
+    for x0 in starts:
+        x0 = np.clip(x0, lower, upper)
+        try:
+            r = least_squares(resid, x0, bounds=(lower, upper), method="trf",
+                              x_scale=[scale, scale, 1.0, 1.0])
+        except ValueError:
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
     if best is None:
         return (math.nan,) * 4
     e0, emax, led, h = best.x
@@ -219,7 +226,8 @@ def fit_emax_bootstrap(doses, Y, *, n_boot: int = 500, seed: int = 0,
     idx = _resamples(Y.shape[0], n_boot, seed) if resamples is None else resamples
     eds = []
     for rows in idx:
-        eds.append(fit_emax(d, Y[rows].mean(axis=0), response_range=response_range)[2])
+        eds.append(fit_emax(d, Y[rows].mean(axis=0), response_range=response_range,
+                            start=(e0, emax, ed50, hill))[2])
     eds = np.asarray(eds)
     ci = _percentile_ci(eds, confidence)
     note = ""
