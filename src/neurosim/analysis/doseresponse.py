@@ -297,6 +297,8 @@ class DoseResponseResult:
     window : tuple (ED50, TD)
     comparisons : list of dict
         Paired differences (drug at each dose minus comparator).
+    comparator_means : dict
+        Comparator regimen -> its mean response, reduction and burden.
     regimens : dict
         Arm name -> regimen lines.
     """
@@ -329,6 +331,7 @@ class DoseResponseResult:
     path: Path | None = None
     notes: list = field(default_factory=list)
     scenario_regimens: list = field(default_factory=list)
+    comparator_means: dict = field(default_factory=dict)
 
     @property
     def window(self):
@@ -424,7 +427,10 @@ class DoseResponseResult:
             lines.append(f"{self.side_effect} stays below {self.threshold:g} up to "
                          f"{_fmt(self.doses[-1])} {u}")
         if math.isfinite(f.ed50):
-            if math.isfinite(self.td):
+            if math.isfinite(self.td) and self.td <= f.ed50:
+                lines.append(f"No therapeutic window: {self.side_effect} reaches "
+                             f"{self.threshold:g} at {self.td:.3g} {u}, below ED50")
+            elif math.isfinite(self.td):
                 lines.append(f"Therapeutic window (ED50 to TD{self.threshold:g}): "
                              f"{f.ed50:.3g} to {self.td:.3g} {u}, ratio TD/ED50 = "
                              f"{self.td / f.ed50:.2g}")
@@ -805,7 +811,10 @@ def _analyse(sc, drug, d, unit, M, ok, names, sweep, comparators, response, side
         fit=fit, td=td, td_ci=td_ci, threshold=threshold, comparisons=comparisons,
         regimens=regimens, arms=list(names), seed=seed, confidence=confidence,
         endpoint_weeks=sc.endpoint / 168.0, failed=int(ok.size - n_ok), notes=notes,
-        scenario_regimens=[r.to_text() for r in sc.plan.regimens if r.drug == drug])
+        scenario_regimens=[r.to_text() for r in sc.plan.regimens if r.drug == drug],
+        comparator_means={creg: {"response": float(resp[c].mean()),
+                                 "reduction": float(red[c].mean()),
+                                 "burden": float(burd[c].mean())} for c, creg in comparators})
 
 
 def _write_group(path, result: DoseResponseResult) -> None:

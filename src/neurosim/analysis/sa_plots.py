@@ -180,25 +180,38 @@ def plot_dose_response(result, *, ax=None):
     pct = int(round(100 * result.confidence))
 
     ax = axes[0]
-    rate = 100 * result.responder_rate
-    lo, hi = 100 * result.responder_ci[:, 0], 100 * result.responder_ci[:, 1]
+    k = 100.0 if result.response.startswith("responder") else 1.0
+    rate = k * result.responder_rate
+    lo, hi = k * result.responder_ci[:, 0], k * result.responder_ci[:, 1]
     ax.errorbar(d, rate, yerr=[rate - lo, hi - rate], fmt="o", color="#1f77b4", capsize=3,
-                label=f"responders (NRS -30 %), ±{pct}% CI")
+                label=f"mean {result.response}, ±{pct}% CI")
     fit = result.fit
     if fit is not None and np.isfinite(fit.ed50):
-        ax.plot(dd, 100 * fit(dd), "-", color="#1f77b4", lw=1.2,
+        ax.plot(dd, k * fit(dd), "-", color="#1f77b4", lw=1.2,
                 label=f"Emax fit: ED50 {fit.ed50:.3g} {unit} "
                       f"[{fit.ed50_ci[0]:.3g}, {fit.ed50_ci[1]:.3g}], h {fit.hill:.2g}")
-        ax.axvspan(fit.ed50_ci[0], fit.ed50_ci[1], color="#1f77b4", alpha=0.12)
+        ax.axvspan(fit.ed50_ci[0], fit.ed50_ci[1], color="#1f77b4", alpha=0.12,
+                   label=f"ED50 {pct}% CI")
         ax.axvline(fit.ed50, color="#1f77b4", ls=":", lw=1)
+    ax.axhline(k * result.control["response"], color="black", ls=":", lw=1,
+               label=f"control (no {result.drug})")
+    styles = ("--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)))
+    colors = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+    for i, (creg, m) in enumerate(result.comparator_means.items()):
+        ax.axhline(k * m["response"], color=colors[i % 4], ls=styles[i % 4], lw=1.2,
+                   label=f"comparator {creg}")
     ax2 = ax.twinx()
     ax2.plot(d, result.mean_reduction, "s--", color="#2ca02c", ms=4,
              label="mean pain reduction (right axis)")
     ax2.set_ylabel("mean NRS reduction from baseline at endpoint (points)", color="#2ca02c")
     ax.set_xscale("log")
+    ax.set_xlim(dd[0], dd[-1])
     ax.set_xlabel(f"{result.drug} dose per administration [{unit}]")
-    ax.set_ylabel("responder rate [% of patients]")
-    ax.set_ylim(-2, 102)
+    ax.set_ylabel(f"{result.response}: share of patients [%]"
+                  if result.response.startswith("responder") else
+                  f"mean {result.response}")
+    if k == 100.0:
+        ax.set_ylim(-2, 102)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=7)
@@ -209,19 +222,34 @@ def plot_dose_response(result, *, ax=None):
     ax = axes[1]
     be = result.burden
     ax.errorbar(d, be, yerr=[be - result.burden_ci[:, 0], result.burden_ci[:, 1] - be],
-                fmt="o-", color="#d62728", capsize=3, label=f"mean side-effect burden, "
+                fmt="o-", color="#d62728", capsize=3, label=f"mean {result.side_effect}, "
                                                              f"±{pct}% CI")
     ax.axhline(result.threshold, color="grey", ls="--", lw=1,
                label=f"tolerability threshold {result.threshold:g}")
-    w = result.window
-    if w is not None and np.isfinite(w[0]):
-        right = w[1] if np.isfinite(w[1]) else d.max() * 1.5
-        ax.axvspan(w[0], right, color="#2ca02c", alpha=0.12,
-                   label="therapeutic window: ED50 to TD(threshold)"
-                   + ("" if np.isfinite(w[1]) else " (threshold not reached)"))
+    ax.axhline(result.control["burden"], color="black", ls=":", lw=1,
+               label=f"control (no {result.drug}): {result.control['burden']:.3g}")
+    for i, (creg, m) in enumerate(result.comparator_means.items()):
+        ax.axhline(m["burden"], color=colors[i % 4], ls=styles[i % 4], lw=1.2,
+                   label=f"comparator {creg}: {m['burden']:.3g}")
+    ed50, td = result.window
+    if np.isfinite(td):
+        ax.axvline(td, color="#d62728", ls=":", lw=1,
+                   label=f"TD{result.threshold:g} = {td:.3g} {unit}")
+    if np.isfinite(ed50):
+        ax.axvline(ed50, color="#1f77b4", ls=":", lw=1, label=f"ED50 = {ed50:.3g} {unit}")
+        if not np.isfinite(td):
+            ax.axvspan(ed50, max(d.max() * 1.5, ed50 * 1.01), color="#2ca02c", alpha=0.12,
+                       label="therapeutic window (threshold not reached)")
+        elif td > ed50:
+            ax.axvspan(ed50, td, color="#2ca02c", alpha=0.12,
+                       label=f"therapeutic window, TD/ED50 = {td / ed50:.2g}")
+        else:
+            ax.text(0.98, 0.04, "no therapeutic window:\nthe threshold is reached below ED50",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
     ax.set_xscale("log")
+    ax.set_xlim(dd[0], dd[-1])
     ax.set_xlabel(f"{result.drug} dose per administration [{unit}]")
-    ax.set_ylabel("side-effect burden, time-mean [0-1]")
+    ax.set_ylabel(f"mean {result.side_effect}")
     ax.set_title(f"Side effects: {result.drug}, metrics to {result.endpoint_weeks:g} weeks",
                  fontsize=9)
     ax.legend(loc="upper left", fontsize=7)
