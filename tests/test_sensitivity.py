@@ -279,3 +279,32 @@ def test_cli_sensitivity_morris_table_plot_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown metric 'pain'" in err and "Traceback" not in err
     assert not (tmp_path / "b.h5").exists()
+
+
+def test_sensitivity_benchmark_quick_run_writes_its_json(tmp_path):
+    """benchmarks/bench_sensitivity.py --quick (N = 16, 192 runs, one thread) end to end: the
+    JSON holds a finished run with no failures and the ST of every parameter (correctness
+    of the harness only; the timing of a quick run means nothing)."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "b.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/bench_sensitivity.py"),
+                           "--quick", "--modes", "threads=1", "--output", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())["runs"][0]
+    assert r["runs"] == 16 * 12 and r["failed_runs"] == 0 and r["wall_s"] > 0
+    assert len(r["pain_auc_ST"]) == 10
+
+
+def test_worker_processes_evaluate_the_sample_identically(tmp_path):
+    """The evaluator is pickled to 2 spawned worker processes: the same rows, bit for bit,
+    as one thread in this process (reference)."""
+    d = _ishigami_design(64)
+    a = run_design(d, IshigamiEvaluator(), tmp_path / "a.h5", threads=1)
+    b = run_design(d, IshigamiEvaluator(), tmp_path / "b.h5", workers=2, batch_size=50)
+    np.testing.assert_array_equal(open_sweep(tmp_path / "a.h5").metrics("ishigami")["y"],
+                                  open_sweep(tmp_path / "b.h5").metrics("ishigami")["y"])
+    np.testing.assert_array_equal(a.get("y")["ST"], b.get("y")["ST"])
