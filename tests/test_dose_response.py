@@ -146,6 +146,7 @@ def test_same_seed_same_numbers_and_csv_output(tmp_path, morphine_run):
     (dict(unit="mg/h"), NeurosimValueError, "--unit"),
     (dict(compare=["aspirin"]), NeurosimKeyError, "unknown drug 'aspirin'"),
     (dict(compare=["paracetamol"]), NeurosimValueError, "no packaged scenario"),
+    (dict(compare=["oxycodone:10 mg po q6"]), NeurosimValueError, "--compare 'oxycodone:10"),
 ])
 def test_bad_input_is_refused_before_simulating(tmp_path, kw, exc, words):
     args = dict(drug="morphine", doses=[5, 10])
@@ -168,3 +169,18 @@ def test_cli_dose_response_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Did you mean 'trkanib'" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_hypothetical_drug_written_as_data_against_a_standard_drug():
+    """trkanib exists only in scenarios/hypothetical_drug.toml ([drugs.trkanib]): its dose
+    levels and the morphine comparator (packaged regimen) run on the same patients."""
+    sc = load_scenario("hypothetical_drug").with_changes(duration="1 week", history="0 d",
+                                                         output_interval="1 d")
+    res = dose_response(sc, "trkanib", [50, 200], patients=3, seed=2, n_boot=20,
+                        compare=["morphine"], threads=1)
+    assert res.regimens["trkanib_200mg"] == ["trkanib 200 mg po q12h"]
+    assert res.regimens["compare_morphine"] == ["morphine 10 mg po q4h"]
+    assert [c["dose"] for c in res.comparisons] == [50.0, 200.0]
+    assert set(res.comparator_means) == {"morphine 10 mg po q4h"}
+    # morphine has a side-effect burden, trkanib none: the paired difference is negative
+    assert all(c["d_burden"] < 0 for c in res.comparisons)

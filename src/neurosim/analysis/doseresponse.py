@@ -683,6 +683,13 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
                                          f"\"{cdrug}:{cdrug} 10 mg po q12h\".")
         elif creg.split()[0] != cdrug:
             creg = f"{cdrug} {creg}"
+        from ..scenario import _bare
+        from ..treatments.regimen import parse_regimen
+
+        try:
+            parse_regimen(creg, body_weight=sc.body_weight)
+        except NeurosimValueError as exc:
+            raise NeurosimValueError(f"--compare {item!r}: {_bare(exc)}") from None
         name = _arm_name(f"compare_{cdrug}")
         if name in [a["name"] for a in arms]:
             name = f"{name}_{i + 1}"
@@ -695,13 +702,7 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
     raw["sweep"] = {"patients": int(patients), "other_parameters": "population",
                     "outputs": ["nrs"], "arms": arms}
     text = _toml.dumps(raw, header=f"dose-response of {drug} from {sc.source}")
-    try:
-        sweep = loads_sweep(text, source=str(sc.source))
-    except NeurosimValueError as exc:
-        msg = str(exc)
-        if "compare_" in msg:
-            raise NeurosimValueError(f"--compare: {msg}") from None
-        raise
+    sweep = loads_sweep(text, source=str(sc.source))
     tmpdir = None
     if out_path is not None and out_path.suffix.lower() in (".h5", ".hdf5"):
         h5 = out_path
