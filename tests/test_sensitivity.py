@@ -308,3 +308,19 @@ def test_worker_processes_evaluate_the_sample_identically(tmp_path):
     np.testing.assert_array_equal(open_sweep(tmp_path / "a.h5").metrics("ishigami")["y"],
                                   open_sweep(tmp_path / "b.h5").metrics("ishigami")["y"])
     np.testing.assert_array_equal(a.get("y")["ST"], b.get("y")["ST"])
+
+
+def test_second_order_index_of_the_ishigami_interaction(tmp_path):
+    """With second_order, S2(x1, x3) = V13 / V = ST3 (x3 acts only with x1; analytic
+    0.2437) and S2(x1, x2) = S2(x2, x3) = 0. Tolerance: twice SALib's 95 % half-width at
+    N = 2048, which is below 0.1 here."""
+    d = SensitivityDesign([SAParameter(f"x{i + 1}", -PI, PI) for i in range(3)],
+                          method="sobol", n=2048, seed=5, second_order=True)
+    assert d.n_runs == 2048 * 8
+    res = run_design(d, IshigamiEvaluator(), tmp_path / "s2.h5", threads=1, batch_size=4096)
+    ix = res.get("y")
+    truth = ishigami_indices()["ST"][2]
+    for (a, b), want in (((0, 2), truth), ((0, 1), 0.0), ((1, 2), 0.0)):
+        conf = ix["S2_conf"][a, b]
+        assert conf < 0.1 and abs(ix["S2"][a, b] - want) <= 2 * conf, (a, b, ix["S2"][a, b])
+    assert "S2 x1 x x3" in res.table("y")

@@ -828,10 +828,19 @@ def _write_group(path, result: DoseResponseResult) -> None:
                                   "(docs/dose-response.md)")
         g.attrs["summary"] = json.dumps(result.summary(), default=float)
         g.attrs["arms"] = json.dumps(result.arms)
-        for k in ("doses", "responder_rate", "responder_ci", "mean_reduction",
-                  "mean_reduction_ci", "burden", "burden_ci"):
-            g.create_dataset(k, data=getattr(result, k))
-        g["doses"].attrs["units"] = result.unit
+        words = {
+            "doses": (result.unit, "Dose per administration of each dose arm"),
+            "responder_rate": ("1", f"Mean {result.response} per dose"),
+            "responder_ci": ("1", f"Bootstrap interval of the mean {result.response}"),
+            "mean_reduction": ("NRS", "Mean NRS reduction from baseline at the endpoint"),
+            "mean_reduction_ci": ("NRS", "Bootstrap interval of the mean NRS reduction"),
+            "burden": ("0-1", f"Mean {result.side_effect} per dose"),
+            "burden_ci": ("0-1", f"Bootstrap interval of the mean {result.side_effect}"),
+        }
+        for k, (unit, text) in words.items():
+            ds = g.create_dataset(k, data=getattr(result, k))
+            ds.attrs["units"] = unit
+            ds.attrs["description"] = text
 
 
 def _write_csv(path, result: DoseResponseResult) -> None:

@@ -91,6 +91,14 @@ def plot_morris(result, output: str, *, arm: str | None = None, ax=None):
     non-linearly. The dashed line is sigma = mu* (above it the effect
     changes a lot across the space).
 
+    Parameters
+    ----------
+    result : SensitivityResult
+        A Morris analysis.
+    output : str
+    arm : str, optional
+    ax : matplotlib Axes, optional
+
     Returns
     -------
     matplotlib.axes.Axes
@@ -112,10 +120,9 @@ def plot_morris(result, output: str, *, arm: str | None = None, ax=None):
         ax.errorbar(ix["mu_star"], ix["sigma"], xerr=ix["mu_star_conf"], fmt="o",
                     color="#1f77b4", ecolor="#888888", capsize=3,
                     label=f"parameter (mu* ±{pct}% CI)")
-        for j, name in enumerate(result.names):
-            ax.annotate(name, (ix["mu_star"][j], ix["sigma"][j]), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
         hi = float(np.nanmax(np.r_[ix["mu_star"] + ix["mu_star_conf"], ix["sigma"]])) * 1.1
+        _labels(ax, ix["mu_star"] / hi, ix["sigma"] / hi, ix["mu_star"], ix["sigma"],
+                result.names)
         ax.plot([0, hi], [0, hi], "--", color="grey", lw=0.8, label="sigma = mu*")
         ax.set_xlim(0, hi)
         ax.set_ylim(0, hi)
@@ -130,8 +137,33 @@ def plot_morris(result, output: str, *, arm: str | None = None, ax=None):
     return ax
 
 
+def _labels(ax, fx, fy, x, y, names, step=0.035):
+    """Label points, moving a label down (by ``step`` of the axes) while it would overlap
+    one already placed (``fx``, ``fy``: positions as fractions of the axes)."""
+    height = ax.figure.get_size_inches()[1] * ax.get_position().height * 72.0  # points
+    placed: list = []
+    for j in np.argsort(-np.nan_to_num(np.asarray(fy), nan=0.0), kind="stable"):
+        if not (np.isfinite(fx[j]) and np.isfinite(fy[j])):
+            continue
+        ty = fy[j]
+        while any(abs(ty - py) < step and abs(fx[j] - px) < 0.25 for px, py in placed):
+            ty -= step
+        placed.append((fx[j], ty))
+        ax.annotate(names[j], (x[j], y[j]), xytext=(6, (ty - fy[j]) * height + 3),
+                    textcoords="offset points", fontsize=7,
+                    arrowprops=dict(arrowstyle="-", color="#bbbbbb", lw=0.5)
+                    if ty != fy[j] else None)
+
+
 def plot_sensitivity(result, outputs=None, *, arm: str | None = None):
     """One panel per output: tornado plots (Sobol) or mu*-sigma plots (Morris).
+
+    Parameters
+    ----------
+    result : SensitivityResult
+    outputs : list of str, optional
+        Default: every output of the analysis.
+    arm : str, optional
 
     Returns
     -------
@@ -159,7 +191,7 @@ def plot_sensitivity(result, outputs=None, *, arm: str | None = None):
     return fig
 
 
-def plot_dose_response(result, *, ax=None):
+def plot_dose_response(result):
     """Dose-response curves: response, side-effect burden, fitted Emax, ED50, window.
 
     Parameters

@@ -62,6 +62,18 @@ _KEYS = ("method", "parameters", "ranges", "N", "trajectories", "levels", "outpu
 _RANGE_KEYS = ("low", "high", "distribution")
 _RANGE_DISTRIBUTIONS = ("uniform", "loguniform")
 _FORMAT = "neurosim-sensitivity"
+_INDEX_WORDS = {
+    "S1": "First-order Sobol index per parameter (share of the output variance)",
+    "S1_conf": "Half-width of the confidence interval of S1",
+    "ST": "Total-order Sobol index per parameter (alone and in every interaction)",
+    "ST_conf": "Half-width of the confidence interval of ST",
+    "S2": "Second-order Sobol index of each pair of parameters (upper triangle)",
+    "S2_conf": "Half-width of the confidence interval of S2",
+    "mu": "Mean elementary effect per full range of the parameter (Morris)",
+    "mu_star": "Mean absolute elementary effect per full range of the parameter (Morris)",
+    "mu_star_conf": "Half-width of the confidence interval of mu_star",
+    "sigma": "Standard deviation of the elementary effects (Morris)",
+}
 
 
 def _salib():
@@ -605,6 +617,13 @@ class SensitivityResult:
                              f"{ix['S1_conf'][j]:9.3f}")
             lines.append(f"  sum S1 = {np.nansum(ix['S1']):.3f} (1 - sum S1: share of variance "
                          "from interactions)")
+            if "S2" in ix:
+                k = len(self.names)
+                pairs = [(ix["S2"][a, b], a, b) for a in range(k) for b in range(a + 1, k)
+                         if np.isfinite(ix["S2"][a, b])]
+                for v, a, b in sorted(pairs, reverse=True)[:5]:
+                    lines.append(f"  S2 {self.names[a]} x {self.names[b]} = {v:.3f} "
+                                 f"± {ix['S2_conf'][a, b]:.3f}")
         else:
             lines.append(f"  {'rank':>4s}  {'parameter':{width}s} {'mu*':>10s} "
                          f"{f'±{pct}% CI':>10s} {'sigma':>10s} {'mu':>10s}")
@@ -655,14 +674,19 @@ def _write_indices(path, result: SensitivityResult, U) -> None:
                 "Sensitivity indices per arm and output (columns: the design's parameters); "
                 "*_conf are half-widths of the confidence intervals")
             ds = g.create_dataset("unit_sample", data=U, compression="gzip", shuffle=True)
-            ds.attrs["description"] = "The sample on the unit hypercube (rows: /patient)"
+            ds.attrs["units"] = "1"
+            ds.attrs["description"] = ("The sample on the unit hypercube (rows: /patient, "
+                                       "columns: /patients/parameter_names)")
             for arm in result.arms:
                 for o in result.outputs:
                     og = g.create_group(f"{arm}/{o}")
                     og.attrs["note"] = result.notes[arm][o]
                     og.attrs["units"] = result.units.get(o, "")
+                    unit = result.units.get(o, "")
                     for k, v in result.indices[arm][o].items():
-                        og.create_dataset(k, data=v)
+                        ds = og.create_dataset(k, data=v)
+                        ds.attrs["units"] = unit if k.startswith(("mu", "sigma")) else "1"
+                        ds.attrs["description"] = _INDEX_WORDS.get(k, k)
 
 
 def open_sensitivity(path) -> SensitivityResult:
