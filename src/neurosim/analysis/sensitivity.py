@@ -601,7 +601,7 @@ class SensitivityResult:
         note = self.notes[arm][output]
         pct = int(round(100 * self.design.confidence))
         unit = self.units.get(output, "")
-        head = f"{output}" + (f" [{unit}]" if unit else "") + (
+        head = f"{output}" + (f" [{unit}]" if unit not in ("", "1") else "") + (
             f" ({arm})" if len(self.arms) > 1 else "")
         if note:
             return f"{head}: no indices: {note}."
