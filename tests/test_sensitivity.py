@@ -188,7 +188,7 @@ def test_reduced_untreated_sobol_run_is_reproducible_across_thread_counts(tmp_pa
     sp = load_sensitivity(p)
     assert not any("power of 2" in w for w in sp.warnings)
     a = run_sensitivity(sp, tmp_path / "a.h5", threads=1)
-    b = run_sensitivity(sp, tmp_path / "b.h5", threads=2, batch_size=17)
+    run_sensitivity(sp, tmp_path / "b.h5", threads=2, batch_size=17)
     arm = a.arms[0]
     ya, yb = open_sweep(tmp_path / "a.h5"), open_sweep(tmp_path / "b.h5")
     assert np.all(ya.status(arm) == 0)
