@@ -74,8 +74,11 @@ def plot_tornado(result, output: str, *, arm: str | None = None, ax=None, top: i
     ax.set_yticks(y, [result.names[j] for j in order])
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("Sobol index (share of output variance)")
-    ax.set_xlim(min(-0.05, float(np.nanmin(ix["S1"] - ix["S1_conf"]) - 0.02)
-                    if not note else -0.05), 1.0)
+    if note:
+        ax.set_xlim(-0.05, 1.0)
+    else:  # Sobol estimates may stray slightly below 0 or above 1 at small N
+        ax.set_xlim(min(-0.05, float(np.nanmin(ix["S1"] - ix["S1_conf"])) - 0.02),
+                    max(1.0, float(np.nanmax(ix["ST"] + ix["ST_conf"])) + 0.02))
     ax.set_title(f"{result.name}: Sobol indices of {_label(result, output, arm)}\n"
                  f"N = {result.design.n} base samples, {result.design.n_runs} runs",
                  fontsize=10)
