@@ -49,6 +49,8 @@ _SUBCOMMAND_MODULES = (
     "neurosim._cli_sweep",
     "neurosim._cli_export_sbml",
     "neurosim._cli_biomarkers",
+    "neurosim._cli_sensitivity",
+    "neurosim._cli_dose_response",
 )
 
 

@@ -1,4 +1,7 @@
-"""Analysis of simulated populations and sweeps.
+"""Analyses on top of simulations and sweeps.
+
+Modules are imported on their own (``from neurosim.analysis.sensitivity
+import run_sensitivity``); this package imports nothing at start-up.
 
 Modules
 -------
@@ -12,4 +15,12 @@ biomarkers
 plots
     Population bands, samples of patient trajectories and waterfall plots
     of the change from baseline.
+sensitivity
+    Global sensitivity analysis (Sobol indices, Morris screening) through
+    SALib, run by the sweep engine on any evaluator.
+doseresponse
+    Population dose-response, ED50 with a bootstrap interval, the
+    therapeutic window and paired comparisons of drugs.
+sa_plots
+    Tornado, Morris and dose-response figures.
 """

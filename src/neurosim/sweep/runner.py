@@ -33,7 +33,8 @@ import numpy as np
 
 from ..errors import MissingDependencyError, NeurosimError, NeurosimValueError, ResultsFileError
 
-__all__ = ["run_sweep", "SweepInterrupted", "SweepRunError", "default_batch_size", "plan_batches"]
+__all__ = ["run_sweep", "SweepInterrupted", "SweepRunError", "default_batch_size", "plan_batches",
+           "memory_batch_size"]
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -71,6 +72,17 @@ def default_batch_size(sweep, *, parallel: int = 1) -> int:
     The working memory of a batch is dominated by the saved trajectory of
     every state (treated phase) and the daily natural history.
     """
+    own = getattr(sweep, "default_batch_size", None)
+    if own is not None:
+        return int(own(parallel))
+    b = memory_batch_size(sweep)
+    # enough batches to keep every worker busy
+    b = min(b, max(16, math.ceil(sweep.n_patients / (4 * max(1, parallel)))))
+    return int(min(b, sweep.n_patients))
+
+
+def memory_batch_size(sweep) -> int:
+    """Patients of a batch that fit about 64 MiB of working memory (16 to 1024)."""
     from ..model import N_CORE
     from .store import time_axis
 
@@ -83,10 +95,7 @@ def default_batch_size(sweep, *, parallel: int = 1) -> int:
                  else 2)
     per_patient = 8 * ((t.size + n_days) * n_states * 2 + t.size * 50 + hist_days * N_CORE * 2)
     b = int((64 << 20) // max(per_patient, 1))
-    b = max(16, min(b, 1024))
-    # enough batches to keep every worker busy
-    b = min(b, max(16, math.ceil(sweep.n_patients / (4 * max(1, parallel)))))
-    return int(min(b, sweep.n_patients))
+    return max(16, min(b, 1024))
 
 
 def plan_batches(done, batch_rows: int) -> list:
@@ -128,6 +137,9 @@ class _LocalBackend:
     def _loop(self):
         from .batch import _PROCESS_LOCK, simulate_batch
 
+        own = getattr(self.sweep, "evaluate_batch", None)
+        run = own if own is not None else (
+            lambda start, P, G, **kw: simulate_batch(self.sweep, start, P, G, **kw))
         while True:
             item = self._q.get()
             if item is None:
@@ -137,9 +149,8 @@ class _LocalBackend:
                 continue
             try:
                 with _PROCESS_LOCK:
-                    fut.set_result(simulate_batch(self.sweep, start, P, G,
-                                                  summary_only=self.summary_only,
-                                                  threads=self.threads))
+                    fut.set_result(run(start, P, G, summary_only=self.summary_only,
+                                       threads=self.threads))
             except BaseException as exc:  # handed to the main thread
                 fut.set_exception(exc)
 
@@ -168,6 +179,16 @@ class _LocalBackend:
             self._thread.join()
 
 
+def _remote(sweep):
+    """The function a worker runs for a batch of ``sweep`` and its leading arguments."""
+    own = getattr(sweep, "remote", None)
+    if own is not None:
+        return own()
+    from .batch import remote_batch
+
+    return remote_batch, (sweep.text, sweep.source, sweep.sha256)
+
+
 def _worker_init():
     # the parent handles Ctrl-C for the whole sweep; workers are stopped by it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -191,11 +212,8 @@ class _ProcessBackend:
         return 2 * self.workers
 
     def submit(self, start, P, G):
-        from .batch import remote_batch
-
-        sw = self.sweep
-        return self.pool.submit(remote_batch, sw.text, sw.source, sw.sha256, start, P, G,
-                                self.summary_only, 1)
+        fn, lead = _remote(self.sweep)
+        return self.pool.submit(fn, *lead, start, P, G, self.summary_only, 1)
 
     def wait(self, handles, timeout):
         done, _ = cf.wait(list(handles), timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -298,12 +316,11 @@ class _DaskBackend:
         return self._capacity
 
     def submit(self, start, P, G):
-        from .batch import remote_batch
-
         sw = self.sweep
         key = f"neurosim-sweep-{sw.sha256[:12]}-{start}-{start + P.shape[0]}"
-        return self.client.submit(remote_batch, sw.text, sw.source, sw.sha256, start, P, G,
-                                  self.summary_only, None, key=key, pure=False)
+        fn, lead = _remote(sw)
+        return self.client.submit(fn, *lead, start, P, G, self.summary_only, None, key=key,
+                                  pure=False)
 
     def wait(self, handles, timeout):
         try:
@@ -370,8 +387,10 @@ def run_sweep(sweep, output, *, resume: bool = False, overwrite: bool = False,
 
     Parameters
     ----------
-    sweep : Sweep or str or Path
-        A sweep, or a sweep file to load (:func:`neurosim.sweep.load_sweep`).
+    sweep : Sweep or SampleSweep or str or Path
+        A sweep, a sweep file to load (:func:`neurosim.sweep.load_sweep`), or
+        a :class:`~neurosim.sweep.samples.SampleSweep` (rows of an explicit
+        matrix evaluated by its evaluator; always summary-only).
     output : str or Path
         The results file (``.h5``); layout in ``docs/file-format.md``.
 
@@ -437,7 +456,10 @@ def run_sweep(sweep, output, *, resume: bool = False, overwrite: bool = False,
     from .spec import Sweep, load_sweep
     from .store import SweepStore, check_resumable, create_store, repack as _repack
 
-    sw = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
+    sw = sweep if isinstance(sweep, Sweep) or hasattr(sweep, "store_layout") \
+        else load_sweep(sweep)
+    if hasattr(sw, "store_layout"):
+        summary_only = True  # a sample sweep keeps scalar outputs only
     out = Path(output)
     if out.suffix.lower() not in (".h5", ".hdf5"):
         raise ResultsFileError(f"{out}: a sweep's results file ends in .h5 or .hdf5.")

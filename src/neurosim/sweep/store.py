@@ -54,7 +54,7 @@ import numpy as np
 from ..errors import ResultsFileError
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SweepStore", "create_store", "check_resumable",
-           "repack", "read_header", "estimate_bytes"]
+           "repack", "read_header", "estimate_bytes", "store_layout"]
 
 #: Value of the root attribute ``format``.
 FORMAT_NAME = "neurosim-sweep"
@@ -108,14 +108,59 @@ def _status_meaning() -> str:
 
 def estimate_bytes(sweep, *, summary_only: bool, n_times: int) -> int:
     """Size of the file while the sweep runs (every dataset is allocated at creation)."""
-    from .batch import METRIC_NAMES
-
+    lay = store_layout(sweep, summary_only)
     n = sweep.n_patients
-    per_row = 8 * len(sweep.varied) + 8 + 1 + len(sweep.genotypes)
-    per_arm = 8 * len(METRIC_NAMES) + 1 + 1 + 8 + 1
+    per_row = 8 * len(lay["parameter_names"]) + 8 + 1 + len(lay["genotypes"])
+    per_arm = 8 * len(lay["metrics"]) + 1 + 1 + 8 + 1
     if not summary_only:
-        per_arm += 8 * n_times * len(sweep.outputs)
-    return n * (per_row + len(sweep.arms) * per_arm) + 1_000_000
+        per_arm += 8 * n_times * len(lay["outputs"])
+    return n * (per_row + len(lay["arms"]) * per_arm) + 1_000_000
+
+
+def store_layout(sweep, summary_only: bool) -> dict:
+    """What the results file of ``sweep`` holds: root attributes, parameter columns, arms,
+    metrics, trajectories.
+
+    A :class:`~neurosim.sweep.spec.Sweep` is described here; any other kind
+    of sweep (e.g. :class:`~neurosim.sweep.samples.SampleSweep`) provides its
+    own ``store_layout(summary_only)`` with the same keys.
+    """
+    own = getattr(sweep, "store_layout", None)
+    if own is not None:
+        return own(summary_only)
+    from ..model.parameters import PARAMETER_INDEX, PARAMETERS
+    from ..simulation import METRICS
+
+    varied = sweep.varied
+    origin = {d.name: f"swept: {d.describe().split(': ', 1)[1]}"
+              for d in sweep.parameter_dimensions}
+    b = sweep.base
+    arms = []
+    for i, arm in enumerate(sweep.arms):
+        sc = sweep.arm_scenario(i)
+        arms.append((arm.name, {"description": arm.description,
+                                "treatments": sc.plan.describe(), "scenario": sc.text}))
+    return {
+        "attrs": {"seed": np.int64(sweep.seed), "sweep": sweep.text,
+                  "sweep_sha256": sweep.sha256, "sweep_name": sweep.name,
+                  "sweep_description": sweep.description, "sweep_source": sweep.source,
+                  "design": sweep.design, "other_parameters": sweep.other_parameters,
+                  "endpoint_h": float(b.endpoint), "duration_h": float(b.duration),
+                  "history_h": float(b.history), "output_interval_h": float(b.output_interval),
+                  "liver": b.liver},
+        "parameter_names": list(varied),
+        "parameter_units": [PARAMETERS[v].unit for v in varied],
+        "parameter_columns": [PARAMETER_INDEX[v] for v in varied],
+        "parameter_origin": [origin.get(v, "virtual population" if sweep.other_parameters
+                                        == "population" else "genotype or diagnosis-volume rule")
+                             for v in varied],
+        "genotypes": list(sweep.genotypes),
+        "arms": arms,
+        "metrics": list(METRICS),
+        "outputs": [] if summary_only else list(sweep.outputs),
+        "time": None if summary_only else time_axis(sweep),
+        "patient_timeline": True,
+    }
 
 
 def time_axis(sweep) -> np.ndarray:
@@ -142,7 +187,6 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
     import h5py
 
     from .. import __version__
-    from ..model.parameters import PARAMETERS
     from .batch import PHASES
 
     target = Path(path)
@@ -152,8 +196,9 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
                                "or --overwrite to replace it.")
     if not folder.is_dir():
         raise ResultsFileError(f"cannot write {target}: the folder {folder} does not exist.")
-    t = time_axis(sweep)
-    need = estimate_bytes(sweep, summary_only=summary_only, n_times=t.size)
+    lay = store_layout(sweep, summary_only)
+    t = lay["time"]
+    need = estimate_bytes(sweep, summary_only=summary_only, n_times=0 if t is None else t.size)
     try:
         free = shutil.disk_usage(folder).free
     except OSError:
@@ -169,7 +214,7 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
     except OSError as exc:
         raise ResultsFileError(f"cannot write {target}: {exc.strerror or exc}.") from None
     n = sweep.n_patients
-    varied = sweep.varied
+    varied = lay["parameter_names"]
     try:
         with h5py.File(tmp, "w") as f:
             a = f.attrs
@@ -178,26 +223,15 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
             a["neurosim_version"] = __version__
             a["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
             a["command_line"] = command_line or "(Python API)"
-            a["seed"] = np.int64(sweep.seed)
-            a["sweep"] = sweep.text
-            a["sweep_sha256"] = sweep.sha256
-            a["sweep_name"] = sweep.name
-            a["sweep_description"] = sweep.description
-            a["sweep_source"] = sweep.source
-            a["design"] = sweep.design
-            a["other_parameters"] = sweep.other_parameters
             a["n_patients"] = np.int64(n)
-            a["arms"] = json.dumps([arm.name for arm in sweep.arms])
-            a["outputs"] = json.dumps([] if summary_only else list(sweep.outputs))
+            a["arms"] = json.dumps([arm for arm, _ in lay["arms"]])
+            a["outputs"] = json.dumps([] if summary_only else list(lay["outputs"]))
             a["summary_only"] = np.int8(bool(summary_only))
             a["batch_rows"] = np.int64(batch_rows)
             a["layout"] = "in-place"
             a["complete"] = np.int8(0)
-            a["endpoint_h"] = float(sweep.base.endpoint)
-            a["duration_h"] = float(sweep.base.duration)
-            a["history_h"] = float(sweep.base.history)
-            a["output_interval_h"] = float(sweep.base.output_interval)
-            a["liver"] = sweep.base.liver
+            for k, v in lay["attrs"].items():
+                a[k] = v
 
             pds = f.create_dataset("patient", data=np.arange(n, dtype=np.int64))
             _attrs(pds, "1", "Patient index (row of every per-patient dataset)")
@@ -219,29 +253,24 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
             par.dims[0].attach_scale(pds)
             par.dims[1].label = "parameter"
             _strings(pg, "parameter_names", varied, "Names of the columns of parameters")
-            _strings(pg, "parameter_units", [PARAMETERS[v].unit for v in varied],
+            _strings(pg, "parameter_units", lay["parameter_units"],
                      "Units of the columns of parameters")
-            origin = {d.name: f"swept: {d.describe().split(': ', 1)[1]}"
-                      for d in sweep.parameter_dimensions}
-            _strings(pg, "parameter_origin",
-                     [origin.get(v, "virtual population" if sweep.other_parameters
-                                 == "population" else "genotype or diagnosis-volume rule")
-                      for v in varied],
+            _strings(pg, "parameter_origin", lay["parameter_origin"],
                      "Where each column comes from: its swept distribution, the virtual "
-                     "population (lognormal, table CV), or a genotype")
+                     "population (lognormal, table CV), a genotype, or a sample matrix")
             for name, dtype, fill, units, desc in (
                     ("treatment_start", "f8", np.nan, "h",
                      "Treatment start, hours after diagnosis"),
                     ("presented", "i1", -1, "1",
                      "1 if the presentation rule was met, 0 if treatment started at the "
-                     "presentation limit, -1 not run yet")):
+                     "presentation limit, -1 not run yet"))[:2 if lay["patient_timeline"] else 0]:
                 ds = _preallocated(pg, name, (n,), dtype, fill, units, desc)
                 ds.dims[0].label = "patient"
                 ds.dims[0].attach_scale(pds)
-            if sweep.genotypes:
+            if lay["genotypes"]:
                 gg = pg.create_group("genotypes")
                 gg.attrs["description"] = "Genotype category of each patient (index)"
-                for g in sweep.genotypes:
+                for g in lay["genotypes"]:
                     ds = _preallocated(gg, g.name.replace("/", "_"), (n,), "i1", -1, "1",
                                        f"Category of {g.name} (index into the attribute "
                                        "categories); -1 not run yet")
@@ -251,20 +280,16 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
                     ds.dims[0].label = "patient"
                     ds.dims[0].attach_scale(pds)
 
-            from ..simulation import METRICS
-
             ag = f.create_group("arms")
             ag.attrs["description"] = "One group per treatment arm, the same patients in each"
-            for i, arm in enumerate(sweep.arms):
-                sc = sweep.arm_scenario(i)
-                g = ag.create_group(arm.name)
-                g.attrs["description"] = arm.description
-                g.attrs["treatments"] = sc.plan.describe()
-                g.attrs["scenario"] = sc.text
+            for arm, arm_attrs in lay["arms"]:
+                g = ag.create_group(arm)
+                for k, v in arm_attrs.items():
+                    g.attrs[k] = v
                 mg = g.create_group("metrics")
                 mg.attrs["description"] = ("Metrics per patient (docs/file-format.md, "
                                            "neurosim-results /metrics); NaN until done")
-                for name, unit, desc in METRICS:
+                for name, unit, desc in lay["metrics"]:
                     ds = _preallocated(mg, name, (n,), "f8", np.nan, unit, desc)
                     ds.dims[0].label = "patient"
                     ds.dims[0].attach_scale(pds)
@@ -284,7 +309,7 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
                     tg = g.create_group("trajectories")
                     tg.attrs["description"] = "Outputs along the trajectory, (n, n_times)"
                     units = {o.name: (o.unit, o.description) for o in _outputs()}
-                    for o in sweep.outputs:
+                    for o in lay["outputs"]:
                         u, desc = units[o]
                         ds = _preallocated(tg, o, (n, t.size), "f8", np.nan, u, desc)
                         ds.dims[0].label = "patient"
@@ -455,20 +480,23 @@ class SweepStore:
             self.f.close()
             raise ResultsFileError(f"{self.path} is complete and compressed; there is nothing "
                                    "left to write.")
-        from ..model.parameters import PARAMETER_INDEX
-
-        self._cols = np.array([PARAMETER_INDEX[v] for v in sweep.varied], dtype=np.int64)
-        self._arms = [a.name for a in sweep.arms]
+        lay = store_layout(sweep, True)
+        cols = lay["parameter_columns"]  # None: the rows are stored as given
+        self._cols = None if cols is None else np.array(cols, dtype=np.int64)
+        self._arms = [a for a, _ in lay["arms"]]
+        self._timeline = bool(lay["patient_timeline"])
+        self._genotypes = [g.name for g in lay["genotypes"]]
 
     def write_batch(self, start: int, P, G, result: dict) -> None:
         """Write one finished batch: data, flush, then its done flags, flush."""
         stop = result["stop"]
         f = self.f
-        f["patients/parameters"][start:stop] = P[:, self._cols]
-        f["patients/treatment_start"][start:stop] = result["treatment_start"]
-        f["patients/presented"][start:stop] = result["presented"]
-        for k, g in enumerate(self.sweep.genotypes):
-            f[f"patients/genotypes/{g.name.replace('/', '_')}"][start:stop] = G[:, k]
+        f["patients/parameters"][start:stop] = P if self._cols is None else P[:, self._cols]
+        if self._timeline:
+            f["patients/treatment_start"][start:stop] = result["treatment_start"]
+            f["patients/presented"][start:stop] = result["presented"]
+        for k, g in enumerate(self._genotypes):
+            f[f"patients/genotypes/{g.replace('/', '_')}"][start:stop] = G[:, k]
         for arm in self._arms:
             r = result["arms"][arm]
             g = f["arms"][arm]
