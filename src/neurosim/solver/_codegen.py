@@ -90,18 +90,18 @@ def ensemble_lin(family, etab, rtab, autonomous, nsplit, y0, params, t_eval, dos
         t_last[ii] = tl
 
 
-@numba.njit(cache={cache}, parallel=True, nogil=True)
+@numba.njit(cache={cache}, nogil=True)
 def probe(y0, params, t0, t1, J1, J2, f1, f2, f3):
     m = J1.shape[0]
     ny = y0.shape[0]
     npar = params.shape[0]
     n = J1.shape[1]
-    for i in numba.prange(m):
+    ya = np.empty(n)
+    yb = np.empty(n)
+    for i in range(m):
         ii = np.int64(i)
         iy = ii if ny > 1 else np.int64(0)
         ip = ii if npar > 1 else np.int64(0)
-        ya = np.empty(n)
-        yb = np.empty(n)
         _K.lin_probe({rhs}, {jac}, y0[iy], params[ip], t0, t1, J1[ii], J2[ii], f1[ii], f2[ii],
                      f3[ii], ya, yb)
 '''

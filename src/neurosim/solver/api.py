@@ -450,15 +450,44 @@ def _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states):
                 f"does not exist; indices must be from 0 to {n_states - 1}")
         allowed = np.zeros(n_states, dtype=bool)
         allowed[idx] = True
-    m = n_members
+    t1 = float(t[-1]) if t[-1] != t[0] else float(t[0]) + 1.0
+    parts = []
+    for a in range(0, n_members, _PROBE_CHUNK):  # bounded memory: two n x n matrices a member
+        b = min(n_members, a + _PROBE_CHUNK)
+        parts.append(_linear_chunk(kernel, allowed, y0a[a:b] if y0a.shape[0] > 1 else y0a,
+                                   pa[a:b] if pa.shape[0] > 1 else pa, float(t[0]), t1,
+                                   b - a, n_states))
+    nmax = max(part[1].shape[1] for part in parts)
+    mask = np.concatenate([part[0] for part in parts])
+    lam = np.zeros((n_members, nmax))
+    vec = np.zeros((n_members, nmax, nmax))
+    vinv = np.zeros_like(vec)
+    a = 0
+    for pmask, plam, pvec, pvinv in parts:
+        b = a + pmask.shape[0]
+        k = plam.shape[1]
+        lam[a:b, :k] = plam
+        vec[a:b, :k, :k] = pvec
+        vinv[a:b, :k, :k] = pvinv
+        a = b
+    return (np.ascontiguousarray(mask), lam, vec, vinv)
+
+
+#: Members probed at a time (memory: two n_states^2 matrices per member).
+_PROBE_CHUNK = 1024
+
+
+def _linear_chunk(kernel, allowed, y0a, pa, t0, t1, m, n_states):
+    """:func:`_linear_subsystems` for ``m`` members (rows of ``y0a``/``pa`` or shared)."""
     J1 = np.zeros((m, n_states, n_states))
     J2 = np.zeros_like(J1)
     f1 = np.zeros((m, n_states))
     f2 = np.zeros_like(f1)
     f3 = np.zeros_like(f1)
-    t1 = float(t[-1]) if t[-1] != t[0] else float(t[0]) + 1.0
-    kernel.probe(y0a, pa, float(t[0]), t1, J1, J2, f1, f2, f3)
-    ya, yb = _probe_states(y0a, m, n_states)
+    y0m = np.ascontiguousarray(np.broadcast_to(y0a, (m, n_states)))
+    pm = np.ascontiguousarray(np.broadcast_to(pa, (m, pa.shape[1])))
+    kernel.probe(y0m, pm, t0, t1, J1, J2, f1, f2, f3)
+    ya, yb = _probe_states(y0m, m, n_states)
     with np.errstate(all="ignore"):
         tol = 1e-9
         scale1 = np.abs(J1) @ np.ones(n_states)  # row sums (for relative tests below)
@@ -495,25 +524,51 @@ def _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states):
         if k == 0:
             continue
         A = J1[np.ix_(rows, idx, idx)]
-        ok = np.ones(rows.size, dtype=bool)
-        with np.errstate(all="ignore"):
-            try:
-                w, V = np.linalg.eig(A)
-            except np.linalg.LinAlgError:
-                w = np.full((rows.size, k), np.nan)
-                V = np.full((rows.size, k, k), np.nan)
-            ok &= np.all(np.isfinite(w), axis=1) & np.all(np.isfinite(V), axis=(1, 2))
-            ok &= np.all(np.abs(w.imag) <= 1e-12 * np.maximum(1.0, np.abs(w.real)), axis=1)
-            V = np.where(ok[:, None, None], V.real, np.eye(k)[None])
-            Vi = np.linalg.inv(V)
-            cond = np.linalg.norm(V, 1, axis=(1, 2)) * np.linalg.norm(Vi, 1, axis=(1, 2))
-            ok &= np.isfinite(cond) & (cond <= _LINEAR_MAX_COND)
+        w, V, Vi, ok = _eigen(A)
         good = rows[ok]
-        lam[good, :k] = w.real[ok]
+        lam[good, :k] = w[ok]
         vec[good, :k, :k] = V[ok]
         vinv[good, :k, :k] = Vi[ok]
         mask[rows[~ok]] = False
-    return (np.ascontiguousarray(mask), lam, vec, vinv)
+    return mask, lam, vec, vinv
+
+
+def _eigen(A):
+    """Eigendecomposition of a stack of real matrices, member by member if one fails.
+
+    Returns eigenvalues (real parts), eigenvectors, their inverse and a flag
+    per matrix: real eigenvalues and an eigenvector matrix with a condition
+    number up to :data:`_LINEAR_MAX_COND`.
+    """
+    r, k = A.shape[0], A.shape[1]
+    w = np.zeros((r, k), dtype=complex)
+    V = np.tile(np.eye(k, dtype=complex), (r, 1, 1))
+    ok = np.isfinite(A).all(axis=(1, 2))
+    with np.errstate(all="ignore"):
+        try:
+            if ok.any():
+                w[ok], V[ok] = np.linalg.eig(A[ok])
+        except np.linalg.LinAlgError:
+            for i in np.flatnonzero(ok):
+                try:
+                    w[i], V[i] = np.linalg.eig(A[i])
+                except np.linalg.LinAlgError:
+                    ok[i] = False
+        ok &= np.all(np.isfinite(w), axis=1) & np.all(np.isfinite(V), axis=(1, 2))
+        ok &= np.all(np.abs(w.imag) <= 1e-12 * np.maximum(1.0, np.abs(w.real)), axis=1)
+        Vr = np.where(ok[:, None, None], V.real, np.eye(k)[None])
+        try:
+            Vi = np.linalg.inv(Vr)
+        except np.linalg.LinAlgError:  # a singular one: invert one by one
+            Vi = np.tile(np.eye(k), (r, 1, 1))
+            for i in np.flatnonzero(ok):
+                try:
+                    Vi[i] = np.linalg.inv(Vr[i])
+                except np.linalg.LinAlgError:
+                    ok[i] = False
+        cond = np.linalg.norm(Vr, 1, axis=(1, 2)) * np.linalg.norm(Vi, 1, axis=(1, 2))
+        ok &= np.isfinite(cond) & (cond <= _LINEAR_MAX_COND)
+    return w.real, Vr, Vi, ok
 
 
 def _probe_states(y0a, m, n):
