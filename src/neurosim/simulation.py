@@ -326,7 +326,9 @@ def _solve(y0, t_eval, p, ct, atol, rtol, threads, doses, chunk, progress):
                                  # drug states never depend on the disease states
                                  block_split=N_CORE if y0.shape[1] > N_CORE else None,
                                  # linear PK compartments in closed form between doses
-                                 linear="auto" if y0.shape[1] > N_CORE else None)
+                                 # (the disease states alone have none: one kernel serves
+                                 # both phases, so a fresh install compiles it once)
+                                 linear="auto")
         except (SystemError, ArithmeticError) as exc:
             # An arithmetic exception inside the compiled model (e.g. 0/0 in a Hill
             # function with an absurd exponent) surfaces from the parallel kernel.
