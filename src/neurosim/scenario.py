@@ -897,14 +897,27 @@ def scenario_path(name_or_path) -> Path | Any:
 
 def _read_text(path) -> tuple[str, str]:
     p = scenario_path(path)
-    source = str(p)
+    return read_toml_text(p), str(p)
+
+
+def read_toml_text(path) -> str:
+    """The text of a TOML file, or a :class:`ScenarioError` naming the file.
+
+    Used by every reader of neurosim's TOML files (scenarios, sweeps,
+    sensitivity files): a missing file, a directory, a binary file or an
+    unreadable one each get one clear message.
+    """
+    p = path if hasattr(path, "read_text") else Path(path)  # a path or a packaged resource
+    if not p.is_file():
+        exists = getattr(p, "exists", None)
+        raise ScenarioError("is not a file." if exists is not None and exists() else
+                            "file not found.", file=str(p))
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ScenarioError("is not a text file (TOML is UTF-8 text).", file=source) from None
+        raise ScenarioError("is not a text file (TOML is UTF-8 text).", file=str(p)) from None
     except OSError as exc:
-        raise ScenarioError(f"cannot be read: {exc.strerror or exc}.", file=source) from None
-    return text, source
+        raise ScenarioError(f"cannot be read: {exc.strerror or exc}.", file=str(p)) from None
 
 
 def _parse_toml(text: str, source: str) -> dict:

@@ -1061,14 +1061,6 @@ def load_sweep(path) -> Sweep:
         For a missing or unreadable file, or naming the key of the first
         problem found (unknown parameter, impossible distribution, ...).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ScenarioError("file not found." if not p.exists() else "is not a file.",
-                            file=str(p))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError("is not a text file (TOML is UTF-8 text).", file=str(p)) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot be read: {exc.strerror or exc}.", file=str(p)) from None
-    return loads_sweep(text, source=str(p))
+    from ..scenario import read_toml_text
+
+    return loads_sweep(read_toml_text(path), source=str(Path(path)))
