@@ -202,14 +202,12 @@ def test_defective_matrix_falls_back_to_stepping():
     """Equal rates give a Jordan block (no eigenvector basis): that member is stepped."""
     t = np.linspace(0.0, 10.0, 11)
     p = np.array([[0.5], [0.7]])
-    p_distinct = np.array([[0.5]])
     res = solve_ensemble(chain_rhs, [1.0, 0.0], t, p, jac=chain_jac, rtol=1e-8, atol=1e-12,
                          linear="auto")
     assert res.n_linear.tolist() == [0, 0]
     k = p[:, 0][:, None]
     exact = k * t[None, :] * np.exp(-k * t[None, :])  # y1 = k t exp(-k t)
     assert np.max(np.abs(res.y[:, :, 1] - exact)) < 1e-7
-    assert p_distinct.shape == (1, 1)
 
 
 def test_linear_argument_errors():

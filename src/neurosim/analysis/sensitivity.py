@@ -560,15 +560,9 @@ class SensitivityResult:
         return self.design.names
 
     def _arm(self, arm):
-        if arm is None:
-            if len(self.arms) == 1:
-                return self.arms[0]
-            raise NeurosimValueError(f"this analysis has {len(self.arms)} arms; name one: "
-                                     f"{', '.join(self.arms)}.")
-        if arm not in self.arms:
-            raise NeurosimKeyError(f"no arm named {arm!r}." + did_you_mean(str(arm), self.arms)
-                                   + f" Arms: {', '.join(self.arms)}.")
-        return arm
+        from ..sweep.result import pick_arm
+
+        return pick_arm(arm, self.arms, "analysis")
 
     def get(self, output: str, arm: str | None = None) -> dict:
         """The indices of one output (dict of arrays, one entry per parameter)."""

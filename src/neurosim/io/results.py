@@ -41,7 +41,8 @@ import numpy as np
 
 from ..errors import ResultsFileError
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "write_results", "read_results", "atomic_write"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "write_results", "read_results", "atomic_write",
+           "check_format"]
 
 #: Value of the root attribute ``format``.
 FORMAT_NAME = "neurosim-results"
@@ -185,7 +186,7 @@ def write_results(result, path, *, command_line: str | None = None) -> Path:
                                  "file_neurosim_version")}
             a["info"] = json.dumps(info, default=float)
 
-            n, T = result.n_patients, result.t.size
+            n = result.n_patients
             n_days = result.mme_daily.shape[1]
             tds = _numeric(f, "time", result.t, "h",
                            "Save times, hours from treatment start (negative: untreated "
@@ -276,6 +277,47 @@ def _str_list(ds) -> list:
     return [_text(x) for x in ds[()]]
 
 
+def check_format(f, path, name: str, version: int, kind: str) -> int:
+    """Check the ``format`` and ``format_version`` attributes of an open neurosim file.
+
+    Parameters
+    ----------
+    f : h5py.File
+    path : Path
+        For the messages.
+    name : str
+        Expected ``format`` attribute.
+    version : int
+        Newest version this neurosim reads (1 is the oldest).
+    kind : str
+        What the file is, in the messages ("results", "sweep").
+
+    Returns
+    -------
+    int
+        The file's format version.
+
+    Raises
+    ------
+    ResultsFileError
+        Another format, a missing or damaged version, or a version this
+        neurosim does not read.
+    """
+    fmt = _text(f.attrs.get("format", ""))
+    if fmt != name:
+        raise ResultsFileError(f"{path}: not a neurosim {kind} file (format attribute "
+                               f"{fmt!r}, expected {name!r}).")
+    try:
+        ver = int(f.attrs["format_version"])
+    except (KeyError, TypeError, ValueError):
+        raise ResultsFileError(f"{path}: the format_version attribute is missing or not a "
+                               "number; the file is damaged.") from None
+    if not 1 <= ver <= version:
+        raise ResultsFileError(f"{path}: {kind} format version {ver} is not supported by "
+                               f"this neurosim (reads up to {version}); upgrade neurosim.")
+    return ver
+
+
 def read_results(path):
     """Read a results file written by :func:`write_results`.
 
@@ -307,19 +349,7 @@ def read_results(path):
                                "a neurosim results file is written by 'neurosim run -o' or "
                                "ScenarioResult.to_hdf5.") from None
     with f:
-        fmt = _text(f.attrs.get("format", ""))
-        if fmt != FORMAT_NAME:
-            raise ResultsFileError(f"{p}: not a neurosim results file (format attribute "
-                                   f"{fmt!r}, expected {FORMAT_NAME!r}).")
-        try:
-            ver = int(f.attrs["format_version"])
-        except (KeyError, TypeError, ValueError):
-            raise ResultsFileError(f"{p}: the format_version attribute is missing or not a "
-                                   "number; the file is damaged.") from None
-        if ver > FORMAT_VERSION or ver < 1:
-            raise ResultsFileError(f"{p}: results format version {ver} is not supported by "
-                                   f"this neurosim (reads up to {FORMAT_VERSION}); upgrade "
-                                   "neurosim.")
+        check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "results")
         try:
             a = f.attrs
             out = f["outputs"]

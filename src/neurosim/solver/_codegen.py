@@ -91,19 +91,16 @@ def ensemble_lin(family, etab, rtab, autonomous, nsplit, y0, params, t_eval, dos
 
 
 @numba.njit(cache={cache}, nogil=True)
-def probe(y0, params, t0, t1, J1, J2, f1, f2, f3):
+def probe(y0, params, t0, t1, J1, J2, f1, f2, f3, ya, yb):
     m = J1.shape[0]
     ny = y0.shape[0]
     npar = params.shape[0]
-    n = J1.shape[1]
-    ya = np.empty(n)
-    yb = np.empty(n)
     for i in range(m):
         ii = np.int64(i)
         iy = ii if ny > 1 else np.int64(0)
         ip = ii if npar > 1 else np.int64(0)
         _K.lin_probe({rhs}, {jac}, y0[iy], params[ip], t0, t1, J1[ii], J2[ii], f1[ii], f2[ii],
-                     f3[ii], ya, yb)
+                     f3[ii], ya[ii], yb[ii])
 '''
 
 _lock = threading.Lock()

@@ -592,9 +592,10 @@ def _call_jac(jac, lin, t, y, p, J, dfdt):
 def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
     """Jacobians at two states and rhs values, to find a member's linear states.
 
-    Fills ``J1``, ``J2`` (Jacobians at ``ya``, ``yb``), ``f1 = f(t0, ya)``,
-    ``f2 = f(t1, ya)`` and ``f3 = f(t0, yb)``; ``ya``, ``yb`` are derived
-    from ``y`` by fixed state-wise factors (the same for every member).
+    Fills the probe states ``ya``, ``yb`` (derived from ``y`` by fixed
+    state-wise factors, the same for every member), ``J1``, ``J2`` (the
+    Jacobians there), ``f1 = f(t0, ya)``, ``f2 = f(t1, ya)`` and
+    ``f3 = f(t0, yb)``.
     """
     n = y.shape[0]
     for i in range(n):
@@ -666,10 +667,10 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     if lin:
         n_p, _nf, n_lin, n = _lin_sizes(p)
         o_si = _lin_offsets(n_p, n_full, n_lin, n)[6]
-        # With closed-form states the stepped system is driven in time: an
-        # autonomous rhs gets the exact df/dt from lin_jac, a non-autonomous
-        # one the finite difference of the reduced rhs (which includes it).
-        # reduced tolerances and block split
+        # The stepped states' tolerances and block split. (The stepped system is
+        # driven in time by the closed-form states: an autonomous rhs gets the
+        # exact df/dt from lin_jac, a non-autonomous one the finite difference
+        # of the reduced rhs, which includes it.)
         atol_r = np.empty(n)
         nsplit_r = 0
         for i in range(n):

@@ -12,6 +12,24 @@ from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
 __all__ = ["SweepResult", "open_sweep"]
 
 
+def pick_arm(arm, arms, what: str) -> str:
+    """``arm`` checked against ``arms`` (the only one when ``arm`` is None).
+
+    Raises a :class:`NeurosimValueError` when there are several arms and none
+    is named, a :class:`NeurosimKeyError` naming the arms that exist otherwise;
+    ``what`` ("sweep", "analysis") is the owner named in the message.
+    """
+    if arm is None:
+        if len(arms) == 1:
+            return arms[0]
+        raise NeurosimValueError(f"this {what} has {len(arms)} arms; name one: "
+                                 f"{', '.join(arms)}.")
+    if arm not in arms:
+        raise NeurosimKeyError(f"no arm named {arm!r}." + did_you_mean(str(arm), arms)
+                               + f" Arms: {', '.join(arms)}.")
+    return arm
+
+
 def open_sweep(path) -> "SweepResult":
     """Open a sweep's results file (finished or not).
 
@@ -74,15 +92,7 @@ class SweepResult:
             return h5py.File(self.path, "r")
 
     def _arm(self, arm) -> str:
-        if arm is None:
-            if len(self.arms) == 1:
-                return self.arms[0]
-            raise NeurosimValueError(f"this sweep has {len(self.arms)} arms; name one: "
-                                     f"{', '.join(self.arms)}.")
-        if arm not in self.arms:
-            raise NeurosimKeyError(f"no arm named {arm!r}." + did_you_mean(str(arm), self.arms)
-                                   + f" Arms: {', '.join(self.arms)}.")
-        return arm
+        return pick_arm(arm, self.arms, "sweep")
 
     def _rows(self, rows):
         if rows is None:

@@ -390,18 +390,9 @@ def read_header(path) -> dict:
         raise ResultsFileError(f"{p}: not an HDF5 file, or damaged (it could not be "
                                "opened).") from None
     with f:
-        fmt = _text(f.attrs.get("format", ""))
-        if fmt != FORMAT_NAME:
-            raise ResultsFileError(f"{p}: not a neurosim sweep file (format attribute {fmt!r}, "
-                                   f"expected {FORMAT_NAME!r}).")
-        try:
-            ver = int(f.attrs["format_version"])
-        except (KeyError, TypeError, ValueError):
-            raise ResultsFileError(f"{p}: the format_version attribute is missing or not a "
-                                   "number; the file is damaged.") from None
-        if not 1 <= ver <= FORMAT_VERSION:
-            raise ResultsFileError(f"{p}: sweep format version {ver} is not supported by this "
-                                   f"neurosim (reads up to {FORMAT_VERSION}); upgrade neurosim.")
+        from ..io.results import check_format
+
+        check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "sweep")
         out = {k: (_text(v) if isinstance(v, (str, bytes)) else v) for k, v in f.attrs.items()}
     return out
 
