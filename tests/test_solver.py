@@ -227,6 +227,8 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
     yt = np.empty(n)
     ft = np.empty(n)
     mid = np.empty((n_steps, n))
+    sp = K.sparse_symbolic(np.zeros((0, 0), np.bool_), np.arange(n))  # dense factorisation
+    rowmax = np.empty(n)
     t = 0.0
     for k in range(n_steps):
         _conv_rhs(t, y, p, f0)
@@ -238,8 +240,8 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
         # exact df/dt for this system (the FD above checks the plumbing only)
         dfdt[0] = 0.0
         dfdt[1] = np.cos(t)
-        K._ros_step(_conv_rhs, False, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi, m, e,
-                    U, ynew, err, yt, ft, 0)
+        K._ros_step(_conv_rhs, None, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi, m, e,
+                    U, ynew, err, yt, ft, 0, sp, False, rowmax)
         K._ros_dense(0.5, y, ynew, U, dense, mid[k])
         y[:] = ynew
         t = (k + 1) * h
@@ -261,7 +263,7 @@ def _fixed_rk(n_steps, t_end, a, b, e, c, dense):
     t = 0.0
     for k in range(n_steps):
         _conv_rhs(t, y, p, f0)
-        K._rk_step(_conv_rhs, False, t, h, y, p, f0, a, b, e, c, Kst, ynew, err, yt)
+        K._rk_step(_conv_rhs, None, t, h, y, p, f0, a, b, e, c, Kst, ynew, err, yt)
         K._rk_dense(0.5, h, y, Kst, dense, mid[k])
         y[:] = ynew
         t = (k + 1) * h

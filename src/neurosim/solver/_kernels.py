@@ -18,7 +18,8 @@ cached with, the ensemble kernel generated for each right-hand side (see
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 # Status codes of one member (documented in neurosim.solver.Status).
 SUCCESS = 0
@@ -53,8 +54,8 @@ _FAC_MAX_ROSENBROCK = 6.0
 # Rosenbrock methods therefore floor err_prev at 0.3: between the doses of long
 # regimens their error estimate sits far below one, where a floor of 1e-4 let
 # the step grow only by err^(-0.3/k) per step. With the floor (and the dose
-# restarts below) the reference virtual trial takes 1.3x fewer steps at a
-# smaller global error (benchmarks/README.md, "Step-size control").
+# restarts below) the reference virtual trial takes 1.3x fewer accepted steps,
+# and no rejected ones, at a smaller global error (docs/solver.md).
 _PI_BETA1 = 0.7
 _PI_BETA2 = 0.4
 _ERR_PREV_FLOOR_EXPLICIT = 1e-4
@@ -126,6 +127,121 @@ def lu_solve(lu, piv, b):
         for j in range(i + 1, n):
             s -= lu[i, j] * b[j]
         b[i] = s / lu[i, i]
+
+
+# Sparse LU without pivoting, on a pattern fixed per member. The matrix is
+# kept dense (n x n); only the positions of the symbolic fill are touched.
+# ``sp = (use, lptr, lidx, uptr, uidx, fill)``: for column k, the rows
+# i > k of L are ``lidx[lptr[k]:lptr[k + 1]]``; for row k, the columns
+# j > k of U are ``uidx[uptr[k]:uptr[k + 1]]``; ``fill[i, j]`` marks the
+# filled pattern. A pivot below _SPARSE_PIVOT_TOL times the largest entry of
+# its row of W, or a Jacobian entry outside the pattern, sends that step to
+# the dense factorisation with partial pivoting.
+
+_SPARSE_PIVOT_TOL = 1e-10
+# Sparse elimination pays when the filled pattern holds at most this
+# fraction of the n^2 entries.
+_SPARSE_MAX_FILL = 0.5
+
+
+@njit(error_model="numpy")
+def sparse_symbolic(pattern, idx):
+    """Index arrays of the no-pivoting LU of ``pattern[idx][:, idx]`` (plus diagonal).
+
+    Returns ``(use, lptr, lidx, uptr, uidx, fill)``; ``use`` is False when
+    ``pattern`` is empty (no pattern known) or the fill is too dense to pay.
+    """
+    n = idx.shape[0]
+    fill = np.zeros((n, n), dtype=np.bool_)
+    lptr = np.zeros(n + 1, dtype=np.int64)
+    uptr = np.zeros(n + 1, dtype=np.int64)
+    if pattern.shape[0] == 0 or n == 0:
+        return False, lptr, np.zeros(0, np.int64), uptr, np.zeros(0, np.int64), fill
+    for a in range(n):
+        fill[a, a] = True
+        for b in range(n):
+            if pattern[idx[a], idx[b]]:
+                fill[a, b] = True
+    for k in range(n):
+        for i in range(k + 1, n):
+            if fill[i, k]:
+                for j in range(k + 1, n):
+                    if fill[k, j]:
+                        fill[i, j] = True
+    nl = 0
+    nu = 0
+    for k in range(n):
+        for i in range(k + 1, n):
+            if fill[i, k]:
+                nl += 1
+            if fill[k, i]:
+                nu += 1
+    lidx = np.zeros(nl, dtype=np.int64)
+    uidx = np.zeros(nu, dtype=np.int64)
+    nl = 0
+    nu = 0
+    for k in range(n):
+        lptr[k] = nl
+        uptr[k] = nu
+        for i in range(k + 1, n):
+            if fill[i, k]:
+                lidx[nl] = i
+                nl += 1
+            if fill[k, i]:
+                uidx[nu] = i
+                nu += 1
+    lptr[n] = nl
+    uptr[n] = nu
+    use = n + nl + nu <= _SPARSE_MAX_FILL * n * n
+    return use, lptr, lidx, uptr, uidx, fill
+
+
+@njit(inline="always", error_model="numpy")
+def sparse_lu_factor(a, rowmax, lptr, lidx, uptr, uidx):
+    """Factor ``a`` in place as L U on its symbolic pattern; False on a small pivot."""
+    n = a.shape[0]
+    for k in range(n):
+        pk = a[k, k]
+        if not abs(pk) > _SPARSE_PIVOT_TOL * rowmax[k]:  # also catches NaN
+            return False
+        inv = 1.0 / pk
+        for q in range(lptr[k], lptr[k + 1]):
+            i = lidx[q]
+            lik = a[i, k] * inv
+            a[i, k] = lik
+            for r in range(uptr[k], uptr[k + 1]):
+                j = uidx[r]
+                a[i, j] -= lik * a[k, j]
+    return True
+
+
+@njit(inline="always", error_model="numpy")
+def sparse_lu_solve(lu, lptr, lidx, uptr, uidx, b):
+    """Solve ``A x = b`` in place with the factors from :func:`sparse_lu_factor`."""
+    n = lu.shape[0]
+    for k in range(n):
+        bk = b[k]
+        if bk != 0.0:
+            for q in range(lptr[k], lptr[k + 1]):
+                i = lidx[q]
+                b[i] -= lu[i, k] * bk
+    for k in range(n - 1, -1, -1):
+        acc = b[k]
+        for r in range(uptr[k], uptr[k + 1]):
+            j = uidx[r]
+            acc -= lu[k, j] * b[j]
+        b[k] = acc / lu[k, k]
+
+
+@njit(inline="always", error_model="numpy")
+def _in_pattern(J, fill):
+    """True when every non-zero of ``J`` lies in the symbolic pattern."""
+    n = J.shape[0]
+    for i in range(n):
+        for j in range(n):
+            if J[i, j] != 0.0 and not fill[i, j]:
+                return False
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -257,8 +373,12 @@ def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
 
 @njit(error_model="numpy")
 def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
-              U, ynew, errv, ytmp, ftmp, nsplit):
+              U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax):
     """One Rosenbrock step with the Jacobian J at (t, y).
+
+    ``sparse``: factorise on the symbolic pattern ``sp`` (see
+    :func:`sparse_symbolic`), falling back to the dense factorisation on a
+    small pivot.
 
     Returns (number of rhs evaluations, True if the iteration matrix was
     factorised, False if it was singular).
@@ -266,12 +386,26 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     n = y.shape[0]
     s = m.shape[0]
     fac = 1.0 / (h * gamma)
-    for i in range(n):
-        for j in range(n):
-            W[i, j] = -J[i, j]
-        W[i, i] += fac
-    if not _w_factor(W, piv, nsplit):
-        return 0, False
+    _, lptr, lidx, uptr, uidx, fill = sp
+    if sparse:
+        for i in range(n):
+            amax = 0.0
+            for j in range(n):
+                v = -J[i, j]
+                W[i, j] = v
+                if abs(v) > amax:
+                    amax = abs(v)
+            W[i, i] += fac
+            rowmax[i] = max(amax, abs(W[i, i]))
+        if not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
+            sparse = False
+    if not sparse:
+        for i in range(n):
+            for j in range(n):
+                W[i, j] = -J[i, j]
+            W[i, i] += fac
+        if not _w_factor(W, piv, nsplit):
+            return 0, False
     nf = 0
     for st in range(s):
         if st == 0:
@@ -295,7 +429,10 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
                 if cij != 0.0:
                     acc += (cij / h) * U[j, i]
             U[st, i] = acc
-        _w_solve(W, piv, U[st], nsplit)
+        if sparse:
+            sparse_lu_solve(W, lptr, lidx, uptr, uidx, U[st])
+        else:
+            _w_solve(W, piv, U[st], nsplit)
     for i in range(n):
         accm = y[i]
         acce = 0.0
@@ -492,7 +629,7 @@ def lin_pack(p, n, mask, lam, v, vi):
     return pe
 
 
-@njit(inline="always", error_model="numpy")
+@njit(error_model="numpy")
 def lin_expand(t, ys, pe, yfull):
     """Full state at ``t``: stepped states from ``ys``, the others in closed form."""
     n_p, n, nl, m = _lin_sizes(pe)
@@ -587,20 +724,38 @@ def lin_jac(jac, t, ys, pe, js, dfdt):
         dfdt[a] = acc
 
 
-@njit(inline="always", error_model="numpy")
-def _call_rhs(rhs, lin, t, y, p, f):
-    if lin:
-        lin_rhs(rhs, t, y, p, f)
-    else:
-        rhs(t, y, p, f)
+# ``lin`` is None in the plain kernel and True in the closed-form one. The
+# choice is made on its type at compile time, so the plain kernel compiles
+# without the closed-form paths (a quarter less compile time).
+
+def _call_rhs(rhs, lin, t, y, p, f):  # pragma: no cover - replaced in compiled code
+    raise NotImplementedError("only callable from compiled code")
 
 
-@njit(inline="always", error_model="numpy")
-def _call_jac(jac, lin, t, y, p, J, dfdt):
-    if lin:
-        lin_jac(jac, t, y, p, J, dfdt)
+def _call_jac(jac, lin, t, y, p, J, dfdt):  # pragma: no cover - replaced in compiled code
+    raise NotImplementedError("only callable from compiled code")
+
+
+@overload(_call_rhs, inline="always")
+def _ol_call_rhs(rhs, lin, t, y, p, f):
+    if isinstance(lin, types.NoneType):
+        def impl(rhs, lin, t, y, p, f):
+            rhs(t, y, p, f)
     else:
-        jac(t, y, p, J)
+        def impl(rhs, lin, t, y, p, f):
+            lin_rhs(rhs, t, y, p, f)
+    return impl
+
+
+@overload(_call_jac, inline="always")
+def _ol_call_jac(jac, lin, t, y, p, J, dfdt):
+    if isinstance(lin, types.NoneType):
+        def impl(jac, lin, t, y, p, J, dfdt):
+            jac(t, y, p, J)
+    else:
+        def impl(jac, lin, t, y, p, J, dfdt):
+            lin_jac(jac, t, y, p, J, dfdt)
+    return impl
 
 
 @njit(error_model="numpy")
@@ -635,7 +790,7 @@ def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
 @njit(error_model="numpy")
 def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, autonomous,
                      nsplit, y0, p, t_eval, dose_t, dose_target, dose_amount, dose_tag,
-                     rtol, atol, max_steps, first_step, max_step, out, stats, lin):
+                     rtol, atol, max_steps, first_step, max_step, out, stats, lin, pattern):
     """Integrate one member over ``t_eval`` with bolus doses.
 
     Parameters
@@ -663,8 +818,11 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     out : 2-D float64 array (n_times, n_states)
         Filled with the solution; rows after a failure are NaN.
     stats : 1-D int64 array (N_STATS,)
-    lin : bool
-        True when ``p`` is the extended vector of :func:`lin_pack` and
+    pattern : 2-D bool array (n_states, n_states) or (0, 0)
+        Where the Jacobian may be non-zero (any member), for the sparse
+        factorisation of the Rosenbrock iteration matrix; (0, 0): dense.
+    lin : None or True
+        None: every state is stepped. True when ``p`` is the extended vector of :func:`lin_pack` and
         ``rhs``/``jac`` are the reduced wrappers (:func:`lin_rhs`,
         :func:`lin_jac`): the states it marks are advanced in closed form,
         ``y0``, ``atol`` and ``out`` stay full-size.
@@ -679,7 +837,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     n_full = y0.shape[0]
     n_t = t_eval.shape[0]
     n_d = dose_t.shape[0]
-    if lin:
+    if lin is not None:
         n_p, _nf, n_lin, n = _lin_sizes(p)
         o_si = _lin_offsets(n_p, n_full, n_lin, n)[6]
         # The stepped states' tolerances and block split. (The stepped system is
@@ -698,9 +856,16 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         nsplit = nsplit_r
         atol = atol_r
         p_user = p[:n_p]
+        stepped = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            stepped[i] = int(p[o_si + i])
     else:
         n = n_full
         p_user = p
+        stepped = np.arange(n)
+    sp = sparse_symbolic(pattern, stepped)
+    rowmax = np.empty(n)
+    sparse = False
     yfull = y0.copy()
     orow = np.empty(n)
     ea, eb, ee, ec, edense, e_err_order = etab
@@ -740,7 +905,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         else:
             _default_dose(yfull, dose_target[di], dose_amount[di])
         di += 1
-    if lin:
+    if lin is not None:
         lin_absorb(t0, yfull, p, y)
     else:
         for i in range(n):
@@ -823,14 +988,17 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                 if not jac_current:
                     if has_jac:
                         # zeroed first, so a Jacobian may write only its non-zeros
-                        for i in range(n):
-                            for j in range(n):
-                                J[i, j] = 0.0
+                        # (lin_jac zeroes its full-size matrix and copies every entry)
+                        if lin is None:
+                            for i in range(n):
+                                for j in range(n):
+                                    J[i, j] = 0.0
                         _call_jac(jac, lin, t, y, p, J, dfdt)
                     else:
                         _fd_jacobian(rhs, lin, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
                         stats[STAT_RHS] += n
                     stats[STAT_JAC] += 1
+                    sparse = sp[0] and _in_pattern(J, sp[5])
                     if not autonomous:
                         dt = _SQRT_EPS * max(abs(t), 1.0)
                         _call_rhs(rhs, lin, t + dt, y, p, ftmp)
@@ -840,7 +1008,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                     jac_current = True
                 nf, ok_lin = _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
                                        ralpha, rgammai, rm, re, K, ynew, errv, ytmp, ftmp,
-                                       nsplit)
+                                       nsplit, sp, sparse, rowmax)
                 stats[STAT_RHS] += nf
                 stats[STAT_LU] += 1
                 k_err = r_err_order + 1.0
@@ -856,7 +1024,10 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             if finite and err <= 1.0:
                 # Accepted: write the save times inside (t, t_new].
                 while k_out < n_t and t_eval[k_out] <= t_new and t_eval[k_out] < te:
-                    row = orow if lin else out[k_out]
+                    if lin is not None:
+                        row = orow
+                    else:
+                        row = out[k_out]
                     if t_eval[k_out] == t_new:
                         for i in range(n):
                             row[i] = ynew[i]
@@ -866,7 +1037,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                             _rk_dense(theta, h, y, K, edense, row)
                         else:
                             _ros_dense(theta, y, ynew, K, rdense, row)
-                    if lin:
+                    if lin is not None:
                         lin_expand(t_eval[k_out], orow, p, out[k_out])
                     k_out += 1
                 stats[STAT_STEPS] += 1
@@ -960,7 +1131,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         # Segment end: apply every dose due now, then write the save times
         # that coincide with it (they include the doses).
         dosed = False
-        if lin:
+        if lin is not None:
             lin_expand(t, y, p, yfull)
         else:
             for i in range(n):
@@ -978,7 +1149,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             if not _all_finite(yfull):
                 status = NONFINITE
                 break
-            if lin:
+            if lin is not None:
                 lin_absorb(t, yfull, p, y)
             else:
                 for i in range(n):
