@@ -44,16 +44,23 @@ def test_a_killed_worker_s_batches_are_redone(tmp_path, client):
     busy = []
 
     def kill_one(a, b):
-        if not killed:
-            addr, pid = sorted(client.run(os.getpid).items())[0]
-            busy.extend(client.processing().get(addr, ()))  # the batch it is running
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+        # after a batch is saved, kill the first worker that holds a sweep batch (a
+        # worker may be between batches at that instant; then wait for the next one)
+        if killed:
+            return
+        processing = client.processing()
+        for addr, pid in sorted(client.run(os.getpid).items()):
+            held = [k for k in processing.get(addr, ()) if k.startswith("neurosim-sweep-")]
+            if held:
+                busy.extend(held)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
 
     out = tmp_path / "dask.h5"
     res = run_sweep(path, out, batch_size=2, dask=client, on_batch=kill_one)
-    assert killed and killed[0] in before.values()
-    assert any(k.startswith("neurosim-sweep-") for k in busy), busy  # it held a batch
+    assert killed, "no worker held a batch when a batch was saved"
+    assert killed[0] in before.values() and busy  # a worker of the cluster, holding a batch
     assert res.complete and done_rows(out).all()
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
     assert killed[0] not in client.run(os.getpid).values()

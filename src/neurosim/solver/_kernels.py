@@ -129,7 +129,8 @@ def lu_solve(lu, piv, b):
         b[i] = s / lu[i, i]
 
 
-# Sparse LU without pivoting, on a pattern fixed per member. The matrix is
+# Sparse LU without pivoting, on a pattern fixed per member (read from its
+# own Jacobian at two probe states, :func:`member_pattern`). The matrix is
 # kept dense (n x n); only the positions of the symbolic fill are touched.
 # ``sp = (use, lptr, lidx, uptr, uidx, fill)``: for column k, the rows
 # i > k of L are ``lidx[lptr[k]:lptr[k + 1]]``; for row k, the columns
@@ -758,6 +759,44 @@ def _ol_call_jac(jac, lin, t, y, p, J, dfdt):
     return impl
 
 
+@njit(inline="always", error_model="numpy")
+def _probe_states(y, ya, yb):
+    """Two probe states derived from ``y`` by fixed state-wise factors and offsets."""
+    n = y.shape[0]
+    for i in range(n):
+        g = (0.6180339887498949 * (i + 1)) % 1.0
+        h = (0.7548776662466927 * (i + 1)) % 1.0
+        ya[i] = y[i] * (1.25 + 0.5 * g) + 0.5 + g
+        yb[i] = y[i] * (0.5 + 0.5 * h) + 1.5 + h
+
+
+@njit(error_model="numpy")
+def member_pattern(jac, y, p, t0):
+    """Where the member's Jacobian is non-zero: the union over two probe states.
+
+    Read from the member's own ``y0`` and parameters only, so that whether a
+    step is factorised sparsely never depends on the other members.
+    """
+    n = y.shape[0]
+    ya = np.empty(n)
+    yb = np.empty(n)
+    _probe_states(y, ya, yb)
+    J = np.zeros((n, n))
+    pattern = np.zeros((n, n), dtype=np.bool_)
+    jac(t0, ya, p, J)
+    for i in range(n):
+        for j in range(n):
+            if J[i, j] != 0.0:
+                pattern[i, j] = True
+            J[i, j] = 0.0
+    jac(t0, yb, p, J)
+    for i in range(n):
+        for j in range(n):
+            if J[i, j] != 0.0:
+                pattern[i, j] = True
+    return pattern
+
+
 @njit(error_model="numpy")
 def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
     """Jacobians at two states and rhs values, to find a member's linear states.
@@ -768,11 +807,7 @@ def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
     ``f3 = f(t0, yb)``.
     """
     n = y.shape[0]
-    for i in range(n):
-        g = (0.6180339887498949 * (i + 1)) % 1.0
-        h = (0.7548776662466927 * (i + 1)) % 1.0
-        ya[i] = y[i] * (1.25 + 0.5 * g) + 0.5 + g
-        yb[i] = y[i] * (0.5 + 0.5 * h) + 1.5 + h
+    _probe_states(y, ya, yb)
     for i in range(n):
         for j in range(n):
             J1[i, j] = 0.0
@@ -790,7 +825,7 @@ def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
 @njit(error_model="numpy")
 def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, autonomous,
                      nsplit, y0, p, t_eval, dose_t, dose_target, dose_amount, dose_tag,
-                     rtol, atol, max_steps, first_step, max_step, out, stats, lin, pattern):
+                     rtol, atol, max_steps, first_step, max_step, out, stats, lin):
     """Integrate one member over ``t_eval`` with bolus doses.
 
     Parameters
@@ -818,9 +853,6 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     out : 2-D float64 array (n_times, n_states)
         Filled with the solution; rows after a failure are NaN.
     stats : 1-D int64 array (N_STATS,)
-    pattern : 2-D bool array (n_states, n_states) or (0, 0)
-        Where the Jacobian may be non-zero (any member), for the sparse
-        factorisation of the Rosenbrock iteration matrix; (0, 0): dense.
     lin : None or True
         None: every state is stepped. True when ``p`` is the extended vector of :func:`lin_pack` and
         ``rhs``/``jac`` are the reduced wrappers (:func:`lin_rhs`,
@@ -863,6 +895,11 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         n = n_full
         p_user = p
         stepped = np.arange(n)
+    # The Jacobian's pattern for the sparse factorisation (analytic Jacobians only).
+    if has_jac and family != FAMILY_EXPLICIT:
+        pattern = member_pattern(jac, y0, p_user, t_eval[0])
+    else:
+        pattern = np.zeros((0, 0), dtype=np.bool_)
     sp = sparse_symbolic(pattern, stepped)
     rowmax = np.empty(n)
     sparse = False

@@ -389,10 +389,6 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
                 "linear= needs the analytic Jacobian (jac=...), from which the linear "
                 "states and their matrix are read")
         lin = _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states)
-    if jac is not None and family != K.FAMILY_EXPLICIT:
-        pattern = _jacobian_pattern(jac, y0a, pa, float(t[0]), n_members, n_states)
-    else:
-        pattern = np.zeros((0, 0), dtype=np.bool_)
     etab = (etab_obj.a, etab_obj.b, etab_obj.e, etab_obj.c, etab_obj.dense,
             float(etab_obj.error_order))
     rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
@@ -409,11 +405,11 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         if lin is None:
             kernel(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
                    damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
-                   t_last, stats, pattern)
+                   t_last, stats)
         else:
             kernel.linear(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
                           damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
-                          t_last, stats, *lin, pattern)
+                          t_last, stats, *lin)
     finally:
         numba.set_num_threads(previous)
 
@@ -479,37 +475,6 @@ def _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states):
 
 #: Members probed at a time (memory: two n_states^2 matrices per member).
 _PROBE_CHUNK = 1024
-#: Members whose Jacobians at two probe states give the sparsity pattern.
-_PATTERN_SAMPLE = 64
-
-
-def _jacobian_pattern(jac, y0a, pa, t0, n_members, n_states):
-    """Where the Jacobian is non-zero, for the sparse iteration-matrix factorisation.
-
-    The union over up to :data:`_PATTERN_SAMPLE` members, spread over the
-    ensemble, of the non-zeros at two probe states each (derived from the
-    member's ``y0`` as in :func:`neurosim.solver._kernels.lin_probe`). The
-    kernel checks every Jacobian it evaluates against this pattern (plus its
-    fill) and factorises densely, with pivoting, any step whose Jacobian has
-    an entry outside it: a coupling the probes did not see costs speed, not
-    accuracy.
-    """
-    rows = np.unique(np.linspace(0, n_members - 1, min(n_members, _PATTERN_SAMPLE)).astype(int))
-    k = np.arange(1, n_states + 1)
-    g = (0.6180339887498949 * k) % 1.0
-    h = (0.7548776662466927 * k) % 1.0
-    pattern = np.zeros((n_states, n_states), dtype=np.bool_)
-    J = np.zeros((n_states, n_states))
-    for r in rows:
-        y = y0a[r] if y0a.shape[0] > 1 else y0a[0]
-        p = np.ascontiguousarray(pa[r] if pa.shape[0] > 1 else pa[0])
-        for ys in (y * (1.25 + 0.5 * g) + 0.5 + g, y * (0.5 + 0.5 * h) + 1.5 + h):
-            J[:] = 0.0
-            jac(t0, np.ascontiguousarray(ys), p, J)
-            pattern |= J != 0.0
-    return pattern
-
-
 def _linear_chunk(kernel, allowed, y0a, pa, t0, t1, m, n_states):
     """:func:`_linear_subsystems` for ``m`` members (rows of ``y0a``/``pa`` or shared)."""
     J1 = np.zeros((m, n_states, n_states))
