@@ -169,16 +169,8 @@ def sparse_symbolic(pattern, idx):
                 for j in range(k + 1, n):
                     if fill[k, j]:
                         fill[i, j] = True
-    nl = 0
-    nu = 0
-    for k in range(n):
-        for i in range(k + 1, n):
-            if fill[i, k]:
-                nl += 1
-            if fill[k, i]:
-                nu += 1
-    lidx = np.zeros(nl, dtype=np.int64)
-    uidx = np.zeros(nu, dtype=np.int64)
+    lidx = np.empty(n * (n - 1) // 2, dtype=np.int64)
+    uidx = np.empty(n * (n - 1) // 2, dtype=np.int64)
     nl = 0
     nu = 0
     for k in range(n):
@@ -194,7 +186,7 @@ def sparse_symbolic(pattern, idx):
     lptr[n] = nl
     uptr[n] = nu
     use = n + nl + nu <= _SPARSE_MAX_FILL * n * n
-    return use, lptr, lidx, uptr, uidx, fill
+    return use, lptr, lidx[:nl], uptr, uidx[:nu], fill
 
 
 @njit(inline="always", error_model="numpy")
@@ -387,26 +379,13 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     n = y.shape[0]
     s = m.shape[0]
     fac = 1.0 / (h * gamma)
-    _, lptr, lidx, uptr, uidx, fill = sp
-    if sparse:
-        for i in range(n):
-            amax = 0.0
-            for j in range(n):
-                v = -J[i, j]
-                W[i, j] = v
-                if abs(v) > amax:
-                    amax = abs(v)
-            W[i, i] += fac
-            rowmax[i] = max(amax, abs(W[i, i]))
-        if not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
-            sparse = False
-    if not sparse:
-        for i in range(n):
-            for j in range(n):
-                W[i, j] = -J[i, j]
-            W[i, i] += fac
-        if not _w_factor(W, piv, nsplit):
-            return 0, False
+    _, lptr, lidx, uptr, uidx, _fill = sp
+    _build_w(J, fac, W, rowmax)
+    if sparse and not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
+        sparse = False
+        _build_w(J, fac, W, rowmax)  # the elimination overwrote it
+    if not sparse and not _w_factor(W, piv, nsplit):
+        return 0, False
     nf = 0
     for st in range(s):
         if st == 0:
@@ -443,6 +422,20 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
         ynew[i] = accm
         errv[i] = acce
     return nf, True
+
+
+@njit(inline="always", error_model="numpy")
+def _build_w(J, fac, W, rowmax):
+    """``W = fac I - J``, and the largest magnitude in each row (for the pivot test)."""
+    n = J.shape[0]
+    for i in range(n):
+        amax = 0.0
+        for j in range(n):
+            v = -J[i, j]
+            W[i, j] = v
+            amax = max(amax, abs(v))
+        W[i, i] += fac
+        rowmax[i] = max(amax, abs(W[i, i]))
 
 
 @njit(inline="always", error_model="numpy")
@@ -781,19 +774,15 @@ def member_pattern(jac, y, p, t0):
     ya = np.empty(n)
     yb = np.empty(n)
     _probe_states(y, ya, yb)
-    J = np.zeros((n, n))
+    J = np.empty((n, n))
     pattern = np.zeros((n, n), dtype=np.bool_)
-    jac(t0, ya, p, J)
-    for i in range(n):
-        for j in range(n):
-            if J[i, j] != 0.0:
-                pattern[i, j] = True
-            J[i, j] = 0.0
-    jac(t0, yb, p, J)
-    for i in range(n):
-        for j in range(n):
-            if J[i, j] != 0.0:
-                pattern[i, j] = True
+    for ys in (ya, yb):
+        J[:, :] = 0.0
+        jac(t0, ys, p, J)
+        for i in range(n):
+            for j in range(n):
+                if J[i, j] != 0.0:
+                    pattern[i, j] = True
     return pattern
 
 
@@ -854,9 +843,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         Filled with the solution; rows after a failure are NaN.
     stats : 1-D int64 array (N_STATS,)
     lin : None or True
-        None: every state is stepped. True when ``p`` is the extended vector of :func:`lin_pack` and
-        ``rhs``/``jac`` are the reduced wrappers (:func:`lin_rhs`,
-        :func:`lin_jac`): the states it marks are advanced in closed form,
+        None: every state is stepped. True: ``p`` is the extended vector of
+        :func:`lin_pack`, the states it marks are advanced in closed form and
+        ``rhs``/``jac`` are called through :func:`lin_rhs`/:func:`lin_jac`;
         ``y0``, ``atol`` and ``out`` stay full-size.
 
     Returns
@@ -901,6 +890,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     else:
         pattern = np.zeros((0, 0), dtype=np.bool_)
     sp = sparse_symbolic(pattern, stepped)
+    sp_use = sp[0]
+    sp_fill = sp[5]
     rowmax = np.empty(n)
     sparse = False
     yfull = y0.copy()
@@ -1035,7 +1026,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                         _fd_jacobian(rhs, lin, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
                         stats[STAT_RHS] += n
                     stats[STAT_JAC] += 1
-                    sparse = sp[0] and _in_pattern(J, sp[5])
+                    sparse = sp_use and _in_pattern(J, sp_fill)
                     if not autonomous:
                         dt = _SQRT_EPS * max(abs(t), 1.0)
                         _call_rhs(rhs, lin, t + dt, y, p, ftmp)

@@ -475,6 +475,8 @@ def _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states):
 
 #: Members probed at a time (memory: two n_states^2 matrices per member).
 _PROBE_CHUNK = 1024
+
+
 def _linear_chunk(kernel, allowed, y0a, pa, t0, t1, m, n_states):
     """:func:`_linear_subsystems` for ``m`` members (rows of ``y0a``/``pa`` or shared)."""
     J1 = np.zeros((m, n_states, n_states))
