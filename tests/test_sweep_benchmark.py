@@ -29,7 +29,7 @@ def test_bench_sweep_quick_reports_every_figure(tmp_path):
                 "memory_run_peak_rss_MiB"):
         assert d[key] > 0, key
     # the scipy driver integrates the same patients: NRS agrees to the tolerance
-    # (rtol 1e-4: a few 1e-4 NRS points, docs in neurosim.simulation)
+    # (rtol 3e-5: a few 1e-4 NRS points, docs in neurosim.simulation)
     assert d["scipy_max_nrs_difference"] < 0.01
     assert [r["name"] for r in res["runs"]][:4] == ["threads=1", "threads=2", "processes=2",
                                                     "dask LocalCluster(2)"]

@@ -231,7 +231,7 @@ class Explorer:
         given by the scenario but absent here is offered with its
         scenario dose, a tenfold range either side, and its interval.
     rtol : float, optional
-        Solver relative tolerance (default: the scenario's, 1e-4).
+        Solver relative tolerance (default: the scenario's, 3e-5).
     threads : int, optional
         Solver threads (default 1: one patient gains nothing from more, and
         a busy machine's cores are left to others; results do not depend on

@@ -108,7 +108,7 @@ __all__ = ["Scenario", "Modifier", "load_scenario", "loads_scenario", "packaged_
 #: Default relative tolerance of the solver (measurement in the
 #: ``neurosim.simulation`` module documentation): every patient's NRS stays
 #: within about 0.001 NRS points of an rtol = 1e-8 solution.
-DEFAULT_RTOL = 1e-4
+DEFAULT_RTOL = 3e-5
 
 #: Top-level sections of a scenario file and the keys each allows.
 SECTIONS: dict[str, tuple[str, ...]] = {

@@ -39,11 +39,12 @@ and no more, which keeps the many dose restarts of a year of q4h dosing
 cheap.
 
 The default relative tolerance :data:`neurosim.scenario.DEFAULT_RTOL`
-(1e-4) was chosen by measurement against rtol = 1e-8 (same code, same
+(3e-5) was chosen by measurement against rtol = 1e-8 (same code, same
 save times; the natural history before treatment start is always solved
 at rtol 1e-8, so the presentation day does not move with rtol). Largest
 NRS difference over all save times of 12 weeks of treatment plus 4 weeks
-of history (measured 2026-11-27 with the solver of that day):
+of history (measured 2026-11-27 with the solver of that day, which
+replays the steps of the previous dose interval, docs/solver.md):
 
 ============  =====================  ============================================
 rtol          default patient, every  100 patients of the virtual population,
@@ -55,20 +56,23 @@ rtol          default patient, every  100 patients of the virtual population,
 3e-3          0.22                   0.21 / 0.52; 100
 1e-3          0.22                   0.13 / 0.51; 61
 3e-4          0.0025                 0.0012 / 0.47; 17
-1e-4          0.0011                 0.00031 / 0.42; 8
-1e-5          0.00024                0.000025 / 0.000095; 0
+1e-4          0.0011                 0.00041 / 0.42; 8
+3e-5          0.00059                0.00017 / 0.32; 4
+1e-5          0.00024                0.000038 / 0.000098; 0
 ============  =====================  ============================================
 
 Differences above 0.01 come from a titration or rescue decision taken on a
 different day because the NRS was within the solver error of a threshold.
 Titration drives the NRS towards its target, so decisions land near the
 threshold and some patients flip at any tolerance in a large enough
-population: at 1e-4, 8 of these 100 (6 with the solver of 2026-11-26,
-whose first version of this table, measured before the drug
-compartments were solved in closed form, showed none). Without a decision
-in between, the default keeps the NRS within about 1e-3 of the reference;
-pass ``rtol=1e-5`` (1.5x the time on the reference virtual trial) where
-individual titration histories matter.
+population. The default was 1e-4 until the step replay made each step
+spend the error the tolerance allows (8 of these 100 patients flipped at
+1e-4 before it too, at a median of 0.00031); 3e-5 is more accurate than
+that old default on every column, at about the same cost on this
+scenario and 1.4x less on the reference virtual trial. Without a decision
+in between, the default keeps the NRS within about 6e-4 of the reference;
+pass ``rtol=1e-5`` (about 1.2x the time) where individual titration
+histories matter.
 
 ``tests/test_simulation.py::test_default_rtol_keeps_nrs_within_0_01``
 repeats the measurement on a small population.

@@ -62,12 +62,18 @@ def system_jac(t, y, p, J):
     pk.drug_slots(t, y, p, n_core, off, s, dsdy)
     eq.disease_jac(t, y, p, s, J, dfds)
     pk.drug_jac(t, y, p, n_core, off, J)
+    # J[core, drug] = dfds @ dsdy. Both factors are sparse (a slot depends on a
+    # few drug states, a core state on a few slots), so the product skips the
+    # zero entries of dsdy; the terms still add in order of k.
     for i in range(n_core):
+        for j in range(n_core, n):
+            J[i, j] = 0.0
+    for k in range(N_SLOTS):
         for j in range(nd):
-            acc = 0.0
-            for k in range(N_SLOTS):
-                acc += dfds[i, k] * dsdy[k, j]
-            J[i, n_core + j] = acc
+            d = dsdy[k, j]
+            if d != 0.0:
+                for i in range(n_core):
+                    J[i, n_core + j] += dfds[i, k] * d
     for i in range(n_core, n):
         for j in range(n_core):
             J[i, j] = 0.0

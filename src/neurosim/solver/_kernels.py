@@ -64,6 +64,18 @@ _ERR_PREV_FLOOR_ROSENBROCK = 0.3
 # restart (scaled by its error, growth at most this factor) instead of a
 # fresh estimate: repeated doses give repeated transients.
 _DOSE_STEP_GROWTH = 2.0
+# Step replay for repeated doses (Rosenbrock methods). Under a regular regimen
+# each dose interval repeats the previous one, and in the stiff regime the
+# error estimate hardly grows with the step (a stiff state tracks its
+# quasi-steady value; the estimate measures how that moves, not h^k). The PI
+# controller, whose model is err ~ h^k, then lengthens the step by only ~1.3x
+# a step while the error sits at a few per cent of the tolerance. So for the
+# first _REPLAY_MAX steps after a dose restart the solver records the step
+# each one's error allowed, h * min(_DOSE_STEP_GROWTH, safety * err^(-1/k)),
+# and after the next dose tries at least that long a step at the same position
+# in the sequence. A rejected step falls back on the controller; the replay
+# only ever proposes, the error test still decides (docs/solver.md).
+_REPLAY_MAX = 64
 # Automatic method: the explicit pair is declared stiff after _STIFF_COUNT
 # accepted steps in a row with h|lambda| above its stability boundary on the
 # negative real axis (~3.3 for Dormand-Prince 5(4)); the Rosenbrock method
@@ -550,14 +562,19 @@ def _inf_norm(J):
 # stepped: between doses y_L(t) = V exp(Lambda (t - t_s)) V^-1 y_L(t_s), from
 # the eigendecomposition A = V Lambda V^-1 of the member. The stepper sees the
 # reduced system of the other states, with y_L(t) as an exact input. Because
-# the right-hand side keeps its signature rhs(t, y, p, dydt), everything the
-# reduced wrappers need travels in an extended parameter vector ``pe``:
+# the right-hand side keeps its signature rhs(t, y, p, dydt), the numbers the
+# reduced wrappers need travel in an extended parameter vector ``pe``:
 #
 #   pe = [p (n_p) | t_s | t of the last exp evaluation | c = V^-1 y_L(t_s) (nL) | lambda (nL) | V (nL*nL) |
-#         V^-1 (nL*nL) | L indices (nL) | stepped indices (m) | full y (n) |
-#         full f (n) | full J (n*n) | exp work (nL) | n_p, n, nL, m]
+#         V^-1 (nL*nL) | exp work (nL) | n_p, n, nL, m]
 #
-# (indices stored as floats; the last four numbers are read backwards).
+# (the last four numbers are read backwards), and the rest in
+# ``lin = (stepped, closed_form, vptr, vidx, p, yfull, ffull, Jfull)`` from
+# :func:`lin_index`: the indices of the stepped and the closed-form states;
+# where V is non-zero (row i of V has its non-zeros in columns
+# ``vidx[vptr[i]:vptr[i + 1]]``; a linear PK chain couples few modes, so
+# y_L = V exp(...) c costs a few multiplications); the user's parameters; and
+# full-size work arrays for the user's rhs and Jacobian.
 
 @njit(inline="always")
 def _lin_sizes(pe):
@@ -572,14 +589,9 @@ def _lin_offsets(n_p, n, nl, m):
     o_lam = o_c + nl
     o_v = o_lam + nl
     o_vi = o_v + nl * nl
-    o_li = o_vi + nl * nl
-    o_si = o_li + nl
-    o_yf = o_si + m
-    o_ff = o_yf + n
-    o_jf = o_ff + n
-    o_ex = o_jf + n * n
+    o_ex = o_vi + nl * nl
     total = o_ex + nl + 4
-    return o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total
+    return o_ts, o_c, o_lam, o_v, o_vi, o_ex, total
 
 
 @njit(error_model="numpy")
@@ -596,7 +608,7 @@ def lin_pack(p, n, mask, lam, v, vi):
         if mask[i]:
             nl += 1
     m = n - nl
-    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
         _lin_offsets(n_p, n, nl, m)
     pe = np.zeros(total)
     for i in range(n_p):
@@ -607,15 +619,6 @@ def lin_pack(p, n, mask, lam, v, vi):
         for j in range(nl):
             pe[o_v + k * nl + j] = v[k, j]
             pe[o_vi + k * nl + j] = vi[k, j]
-    a = 0
-    b = 0
-    for i in range(n):
-        if mask[i]:
-            pe[o_li + a] = i
-            a += 1
-        else:
-            pe[o_si + b] = i
-            b += 1
     pe[total - 4] = n_p
     pe[total - 3] = n
     pe[total - 2] = nl
@@ -624,10 +627,43 @@ def lin_pack(p, n, mask, lam, v, vi):
 
 
 @njit(error_model="numpy")
-def lin_expand(t, ys, pe, yfull):
+def lin_index(mask, v, p):
+    """The ``lin`` tuple (see above) for :func:`lin_pack`'s ``mask``, ``v`` and ``p``."""
+    n = mask.shape[0]
+    nl = 0
+    for i in range(n):
+        if mask[i]:
+            nl += 1
+    stepped = np.empty(n - nl, dtype=np.int64)
+    closed = np.empty(nl, dtype=np.int64)
+    a = 0
+    b = 0
+    for i in range(n):
+        if mask[i]:
+            closed[a] = i
+            a += 1
+        else:
+            stepped[b] = i
+            b += 1
+    vptr = np.zeros(nl + 1, dtype=np.int64)
+    vidx = np.empty(nl * nl, dtype=np.int64)
+    k = 0
+    for i in range(nl):
+        for j in range(nl):
+            if v[i, j] != 0.0:
+                vidx[k] = j
+                k += 1
+        vptr[i + 1] = k
+    return (stepped, closed, vptr, vidx[:k], p.copy(), np.empty(n), np.empty(n),
+            np.empty((n, n)))
+
+
+@njit(error_model="numpy")
+def lin_expand(t, ys, pe, yfull, lin):
     """Full state at ``t``: stepped states from ``ys``, the others in closed form."""
+    stepped, closed, vptr, vidx = lin[0], lin[1], lin[2], lin[3]
     n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
         _lin_offsets(n_p, n, nl, m)
     if t != pe[o_ts + 1]:  # the stages of one step often share a time
         dt = t - pe[o_ts]
@@ -641,18 +677,20 @@ def lin_expand(t, ys, pe, yfull):
     for i in range(nl):
         acc = 0.0
         row = o_v + i * nl
-        for k in range(nl):
+        for q in range(vptr[i], vptr[i + 1]):
+            k = vidx[q]
             acc += pe[row + k] * pe[o_ex + k]
-        yfull[int(pe[o_li + i])] = acc
+        yfull[closed[i]] = acc
     for i in range(m):
-        yfull[int(pe[o_si + i])] = ys[i]
+        yfull[stepped[i]] = ys[i]
 
 
 @njit(error_model="numpy")
-def lin_absorb(t, yfull, pe, ys):
+def lin_absorb(t, yfull, pe, ys, lin):
     """Restart the closed form at ``t`` from the full state (after doses)."""
+    stepped, closed = lin[0], lin[1]
     n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
         _lin_offsets(n_p, n, nl, m)
     pe[o_ts] = t
     pe[o_ts + 1] = np.nan  # the exp work is stale
@@ -660,67 +698,64 @@ def lin_absorb(t, yfull, pe, ys):
         acc = 0.0
         row = o_vi + k * nl
         for j in range(nl):
-            acc += pe[row + j] * yfull[int(pe[o_li + j])]
+            acc += pe[row + j] * yfull[closed[j]]
         pe[o_c + k] = acc
     for i in range(m):
-        ys[i] = yfull[int(pe[o_si + i])]
+        ys[i] = yfull[stepped[i]]
 
 
 @njit(inline="always", error_model="numpy")
-def lin_rhs(rhs, t, ys, pe, fs):
+def lin_rhs(rhs, t, ys, pe, fs, lin):
     """Right-hand side of the stepped states, the closed-form ones as input."""
-    n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
-        _lin_offsets(n_p, n, nl, m)
-    yf = pe[o_yf:o_yf + n]
-    ff = pe[o_ff:o_ff + n]
-    lin_expand(t, ys, pe, yf)
-    rhs(t, yf, pe[:n_p], ff)
+    stepped, p_user, yf, ff = lin[0], lin[4], lin[5], lin[6]
+    m = ys.shape[0]
+    lin_expand(t, ys, pe, yf, lin)
+    rhs(t, yf, p_user, ff)
     for i in range(m):
-        fs[i] = ff[int(pe[o_si + i])]
+        fs[i] = ff[stepped[i]]
 
 
 @njit(inline="always", error_model="numpy")
-def lin_jac(jac, t, ys, pe, js, dfdt):
+def lin_jac(jac, t, ys, pe, js, dfdt, lin):
     """Jacobian block of the stepped states, and their explicit time derivative.
 
     The closed-form states are an input in time, so the stepped states'
     ``df/dt = J_SL dy_L/dt`` with ``dy_L/dt = V Lambda exp(Lambda (t - t_s)) c``
     (exact; for an ``rhs`` that is itself autonomous).
     """
+    stepped, closed, vptr, vidx, p_user, yf, ff, jf = lin
     n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_li, o_si, o_yf, o_ff, o_jf, o_ex, total = \
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
         _lin_offsets(n_p, n, nl, m)
-    yf = pe[o_yf:o_yf + n]
-    jf = pe[o_jf:o_jf + n * n].reshape((n, n))
-    lin_expand(t, ys, pe, yf)
+    lin_expand(t, ys, pe, yf, lin)
     for i in range(n):
         for j in range(n):
             jf[i, j] = 0.0
-    jac(t, yf, pe[:n_p], jf)
+    jac(t, yf, p_user, jf)
     for a in range(m):
-        ia = int(pe[o_si + a])
+        ia = stepped[a]
         for b in range(m):
-            js[a, b] = jf[ia, int(pe[o_si + b])]
+            js[a, b] = jf[ia, stepped[b]]
     # dy_L/dt into the full-f scratch, at the closed-form positions
-    ff = pe[o_ff:o_ff + n]
     for i in range(nl):
         acc = 0.0
         row = o_v + i * nl
-        for k in range(nl):
+        for q in range(vptr[i], vptr[i + 1]):
+            k = vidx[q]
             acc += pe[row + k] * pe[o_lam + k] * pe[o_ex + k]
         ff[i] = acc
     for a in range(m):
-        ia = int(pe[o_si + a])
+        ia = stepped[a]
         acc = 0.0
         for i in range(nl):
-            acc += jf[ia, int(pe[o_li + i])] * ff[i]
+            acc += jf[ia, closed[i]] * ff[i]
         dfdt[a] = acc
 
 
-# ``lin`` is None in the plain kernel and True in the closed-form one. The
-# choice is made on its type at compile time, so the plain kernel compiles
-# without the closed-form paths (a quarter less compile time).
+# ``lin`` is None in the plain kernel and the tuple of :func:`lin_index` in the
+# closed-form one. The choice is made on its type at compile time, so the
+# plain kernel compiles without the closed-form paths (a quarter less compile
+# time).
 
 def _call_rhs(rhs, lin, t, y, p, f):  # pragma: no cover - replaced in compiled code
     raise NotImplementedError("only callable from compiled code")
@@ -737,7 +772,7 @@ def _ol_call_rhs(rhs, lin, t, y, p, f):
             rhs(t, y, p, f)
     else:
         def impl(rhs, lin, t, y, p, f):
-            lin_rhs(rhs, t, y, p, f)
+            lin_rhs(rhs, t, y, p, f, lin)
     return impl
 
 
@@ -748,7 +783,7 @@ def _ol_call_jac(jac, lin, t, y, p, J, dfdt):
             jac(t, y, p, J)
     else:
         def impl(jac, lin, t, y, p, J, dfdt):
-            lin_jac(jac, t, y, p, J, dfdt)
+            lin_jac(jac, t, y, p, J, dfdt, lin)
     return impl
 
 
@@ -842,9 +877,10 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     out : 2-D float64 array (n_times, n_states)
         Filled with the solution; rows after a failure are NaN.
     stats : 1-D int64 array (N_STATS,)
-    lin : None or True
-        None: every state is stepped. True: ``p`` is the extended vector of
-        :func:`lin_pack`, the states it marks are advanced in closed form and
+    lin : None or the index arrays of :func:`lin_index`
+        None: every state is stepped. Otherwise ``p`` is the extended vector of
+        :func:`lin_pack`, the states ``lin`` lists as closed-form are advanced
+        in closed form and
         ``rhs``/``jac`` are called through :func:`lin_rhs`/:func:`lin_jac`;
         ``y0``, ``atol`` and ``out`` stay full-size.
 
@@ -860,7 +896,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     n_d = dose_t.shape[0]
     if lin is not None:
         n_p, _nf, n_lin, n = _lin_sizes(p)
-        o_si = _lin_offsets(n_p, n_full, n_lin, n)[6]
+        stepped = lin[0]
         # The stepped states' tolerances and block split. (The stepped system is
         # driven in time by the closed-form states: an autonomous rhs gets the
         # exact df/dt from lin_jac, a non-autonomous one the finite difference
@@ -868,7 +904,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         atol_r = np.empty(n)
         nsplit_r = 0
         for i in range(n):
-            k = int(p[o_si + i])
+            k = stepped[i]
             atol_r[i] = atol[k]
             if k < nsplit:
                 nsplit_r += 1
@@ -876,10 +912,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             nsplit_r = 0
         nsplit = nsplit_r
         atol = atol_r
-        p_user = p[:n_p]
-        stepped = np.empty(n, dtype=np.int64)
-        for i in range(n):
-            stepped[i] = int(p[o_si + i])
+        p_user = lin[4]  # the user's parameters, as the rhs and Jacobian see them
     else:
         n = n_full
         p_user = p
@@ -934,7 +967,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             _default_dose(yfull, dose_target[di], dose_amount[di])
         di += 1
     if lin is not None:
-        lin_absorb(t0, yfull, p, y)
+        lin_absorb(t0, yfull, p, y, lin)
     else:
         for i in range(n):
             y[i] = yfull[i]
@@ -950,6 +983,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     h = first_step
     err_prev = 1.0
     h_dose = 0.0            # the first step to try after the next dose (0: estimate it)
+    replay = np.zeros(_REPLAY_MAX)      # steps allowed after the previous dose (0: none)
+    replay_next = np.zeros(_REPLAY_MAX)  # ... being recorded after this one
+    j_seg = 0               # accepted steps since the last dose restart
     first_after_dose = False
     n_attempts = 0
     need_start = True   # f0 (and the step proposal) must be (re)computed
@@ -992,6 +1028,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
             if n_attempts >= max_steps:
                 status = MAX_STEPS
                 break
+            if (cur == FAMILY_ROSENBROCK and not last_rejected and 0 < j_seg < _REPLAY_MAX
+                    and replay[j_seg] > h):
+                h = replay[j_seg]
             if h > max_step:
                 h = max_step
             # Stretch the step to the segment end rather than leave a sliver.
@@ -1066,7 +1105,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                         else:
                             _ros_dense(theta, y, ynew, K, rdense, row)
                     if lin is not None:
-                        lin_expand(t_eval[k_out], orow, p, out[k_out])
+                        lin_expand(t_eval[k_out], orow, p, out[k_out], lin)
                     k_out += 1
                 stats[STAT_STEPS] += 1
                 # Step-size control (see _PI_BETA1 above).
@@ -1075,13 +1114,19 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                 else:
                     fac = _SAFETY * err ** (-_PI_BETA1 / k_err) * err_prev ** (_PI_BETA2 / k_err)
                     fac = min(fac_max, max(_FAC_MIN, fac))
+                # The step this one's error allowed, remembered for the next
+                # dose restart (_DOSE_STEP_GROWTH, _REPLAY_MAX).
+                if err == 0.0:
+                    h_allowed = _DOSE_STEP_GROWTH * h
+                else:
+                    h_allowed = h * min(_DOSE_STEP_GROWTH,
+                                        max(_FAC_MIN, _SAFETY * err ** (-1.0 / k_err)))
                 if first_after_dose:
-                    if err == 0.0:
-                        h_dose = _DOSE_STEP_GROWTH * h
-                    else:
-                        h_dose = h * min(_DOSE_STEP_GROWTH,
-                                         max(_FAC_MIN, _SAFETY * err ** (-1.0 / k_err)))
+                    h_dose = h_allowed
                     first_after_dose = False
+                if cur == FAMILY_ROSENBROCK and j_seg < _REPLAY_MAX:
+                    replay_next[j_seg] = h_allowed
+                j_seg += 1
                 if last_rejected:
                     fac = min(fac, 1.0)
                 if cur == FAMILY_EXPLICIT:
@@ -1135,6 +1180,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                 h = h_next
                 if switch:
                     cur = FAMILY_ROSENBROCK if cur == FAMILY_EXPLICIT else FAMILY_EXPLICIT
+                    replay[:] = 0.0
+                    replay_next[:] = 0.0
                     n_stiff = 0
                     n_nonstiff = 0
                     err_prev = 1.0
@@ -1160,7 +1207,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         # that coincide with it (they include the doses).
         dosed = False
         if lin is not None:
-            lin_expand(t, y, p, yfull)
+            lin_expand(t, y, p, yfull, lin)
         else:
             for i in range(n):
                 yfull[i] = y[i]
@@ -1174,11 +1221,15 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         if dosed:
             need_start = True
             err_prev = 1.0
+            for i in range(_REPLAY_MAX):
+                replay[i] = replay_next[i]
+                replay_next[i] = 0.0
+            j_seg = 0
             if not _all_finite(yfull):
                 status = NONFINITE
                 break
             if lin is not None:
-                lin_absorb(t, yfull, p, y)
+                lin_absorb(t, yfull, p, y, lin)
             else:
                 for i in range(n):
                     y[i] = yfull[i]
