@@ -1124,16 +1124,18 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
                     fac = min(fac_max, max(_FAC_MIN, fac))
                 # The step this one's error allowed, remembered for the next
                 # dose restart (_DOSE_STEP_GROWTH, _REPLAY_MAX).
-                if err == 0.0:
-                    h_allowed = _DOSE_STEP_GROWTH * h
-                else:
-                    h_allowed = h * min(_DOSE_STEP_GROWTH,
-                                        max(_FAC_MIN, _SAFETY * err ** (-1.0 / k_err)))
-                if first_after_dose:
-                    h_dose = h_allowed
-                    first_after_dose = False
-                if cur == FAMILY_ROSENBROCK and j_seg < _REPLAY_MAX:
-                    replay_next[j_seg] = h_allowed
+                record = cur == FAMILY_ROSENBROCK and j_seg < _REPLAY_MAX
+                if first_after_dose or record:
+                    if err == 0.0:
+                        h_allowed = _DOSE_STEP_GROWTH * h
+                    else:
+                        h_allowed = h * min(_DOSE_STEP_GROWTH,
+                                            max(_FAC_MIN, _SAFETY * err ** (-1.0 / k_err)))
+                    if first_after_dose:
+                        h_dose = h_allowed
+                        first_after_dose = False
+                    if record:
+                        replay_next[j_seg] = h_allowed
                 j_seg += 1
                 if last_rejected:
                     fac = min(fac, 1.0)
