@@ -683,12 +683,13 @@ def _lin_expand(t, ys, pe, yfull, stepped, closed, vptr, vidx):
                 pe[o_ex + k] = pe[o_c + k] * np.exp(lam * dt)
         pe[o_ts + 1] = t
     for i in range(nl):
-        acc = 0.0
+        # summed in place: a scalar accumulator, once inlined into a loop,
+        # trips one of Numba's internal scope checks
+        ci = closed[i]
+        yfull[ci] = 0.0
         row = o_v + i * nl
         for q in range(vptr[i], vptr[i + 1]):
-            k = vidx[q]
-            acc += pe[row + k] * pe[o_ex + k]
-        yfull[closed[i]] = acc
+            yfull[ci] += pe[row + vidx[q]] * pe[o_ex + vidx[q]]
     for i in range(m):
         yfull[stepped[i]] = ys[i]
 
