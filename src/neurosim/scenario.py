@@ -106,8 +106,9 @@ __all__ = ["Scenario", "Modifier", "load_scenario", "loads_scenario", "packaged_
            "scenario_path", "load_comparison", "DEFAULT_RTOL", "SECTIONS"]
 
 #: Default relative tolerance of the solver (measurement in the
-#: ``neurosim.simulation`` module documentation): every patient's NRS stays
-#: within about 0.001 NRS points of an rtol = 1e-8 solution.
+#: ``neurosim.simulation`` module documentation): without a titration or
+#: rescue decision in between, the NRS stays within about 6e-4 points of an
+#: rtol = 1e-8 solution.
 DEFAULT_RTOL = 3e-5
 
 #: Top-level sections of a scenario file and the keys each allows.

@@ -42,9 +42,8 @@ The default relative tolerance :data:`neurosim.scenario.DEFAULT_RTOL`
 (3e-5) was chosen by measurement against rtol = 1e-8 (same code, same
 save times; the natural history before treatment start is always solved
 at rtol 1e-8, with Rodas5P, so the presentation day does not move with
-rtol). Largest
-NRS difference over all save times of 12 weeks of treatment plus 4 weeks
-of history (measured 2026-11-27 with the solver of that day, which
+rtol). Largest NRS difference over all save times of 12 weeks of
+treatment plus 4 weeks of history (measured 2026-11-27 with the solver of that day, which
 replays the steps of the previous dose interval, docs/solver.md):
 
 ============  =====================  ============================================

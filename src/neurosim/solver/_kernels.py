@@ -562,13 +562,13 @@ def _inf_norm(J):
 # stepped: between doses y_L(t) = V exp(Lambda (t - t_s)) V^-1 y_L(t_s), from
 # the eigendecomposition A = V Lambda V^-1 of the member. The stepper sees the
 # reduced system of the other states, with y_L(t) as an exact input. Because
-# the right-hand side keeps its signature rhs(t, y, p, dydt), the numbers the
-# reduced wrappers need travel in an extended parameter vector ``pe``:
+# the right-hand side keeps its signature rhs(t, y, p, dydt), the reduced
+# wrappers take, in place of ``p``, the closed form's numbers ``pe``:
 #
-#   pe = [p (n_p) | t_s | t of the last exp evaluation | c = V^-1 y_L(t_s) (nL) | lambda (nL) | V (nL*nL) |
-#         V^-1 (nL*nL) | exp work (nL) | n_p, n, nL, m]
+#   pe = [t_s | t of the last exp evaluation | c = V^-1 y_L(t_s) (nL) | lambda (nL) | V (nL*nL) |
+#         V^-1 (nL*nL) | exp work (nL) | n, nL, m]
 #
-# (the last four numbers are read backwards), and the rest in
+# (the last three numbers are read backwards), and the rest in
 # ``lin = (stepped, closed_form, vptr, vidx, p, yfull, ffull, Jfull)`` from
 # :func:`lin_index`: the indices of the stepped and the closed-form states;
 # where V is non-zero (row i of V has its non-zeros in columns
@@ -579,50 +579,44 @@ def _inf_norm(J):
 @njit(inline="always")
 def _lin_sizes(pe):
     k = pe.shape[0]
-    return int(pe[k - 4]), int(pe[k - 3]), int(pe[k - 2]), int(pe[k - 1])
+    return int(pe[k - 3]), int(pe[k - 2]), int(pe[k - 1])
 
 
 @njit(inline="always")
-def _lin_offsets(n_p, n, nl, m):
-    o_ts = n_p
+def _lin_offsets(nl):
+    o_ts = 0
     o_c = o_ts + 2  # o_ts + 1: the time of the exponentials held in the exp work
     o_lam = o_c + nl
     o_v = o_lam + nl
     o_vi = o_v + nl * nl
     o_ex = o_vi + nl * nl
-    total = o_ex + nl + 4
+    total = o_ex + nl + 3
     return o_ts, o_c, o_lam, o_v, o_vi, o_ex, total
 
 
 @njit(error_model="numpy")
-def lin_pack(p, n, mask, lam, v, vi):
-    """The extended parameter vector of one member (see the layout above).
+def lin_pack(n, mask, lam, v, vi):
+    """The closed form's numbers ``pe`` of one member (see the layout above).
 
     ``mask[i]`` marks the states advanced in closed form; ``lam``, ``v``,
     ``vi`` hold the eigenvalues, eigenvectors and inverse eigenvector matrix
     of their Jacobian block (leading ``nL`` entries of padded arrays).
     """
-    n_p = p.shape[0]
     nl = 0
     for i in range(n):
         if mask[i]:
             nl += 1
-    m = n - nl
-    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
-        _lin_offsets(n_p, n, nl, m)
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = _lin_offsets(nl)
     pe = np.zeros(total)
-    for i in range(n_p):
-        pe[i] = p[i]
     pe[o_ts + 1] = np.nan
     for k in range(nl):
         pe[o_lam + k] = lam[k]
         for j in range(nl):
             pe[o_v + k * nl + j] = v[k, j]
             pe[o_vi + k * nl + j] = vi[k, j]
-    pe[total - 4] = n_p
     pe[total - 3] = n
     pe[total - 2] = nl
-    pe[total - 1] = m
+    pe[total - 1] = n - nl
     return pe
 
 
@@ -670,9 +664,8 @@ def lin_expand(t, ys, pe, yfull, lin):
 # reference trial was a third of the time per step.
 @njit(inline="always", error_model="numpy")
 def _lin_expand(t, ys, pe, yfull, stepped, closed, vptr, vidx):
-    n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
-        _lin_offsets(n_p, n, nl, m)
+    n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = _lin_offsets(nl)
     if t != pe[o_ts + 1]:  # the stages of one step often share a time
         dt = t - pe[o_ts]
         for k in range(nl):
@@ -698,9 +691,8 @@ def _lin_expand(t, ys, pe, yfull, stepped, closed, vptr, vidx):
 def lin_absorb(t, yfull, pe, ys, lin):
     """Restart the closed form at ``t`` from the full state (after doses)."""
     stepped, closed = lin[0], lin[1]
-    n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
-        _lin_offsets(n_p, n, nl, m)
+    n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = _lin_offsets(nl)
     pe[o_ts] = t
     pe[o_ts + 1] = np.nan  # the exp work is stale
     for k in range(nl):
@@ -733,9 +725,8 @@ def lin_jac(jac, t, ys, pe, js, dfdt, lin):
     (exact; for an ``rhs`` that is itself autonomous).
     """
     stepped, closed, vptr, vidx, p_user, yf, ff, jf = lin
-    n_p, n, nl, m = _lin_sizes(pe)
-    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = \
-        _lin_offsets(n_p, n, nl, m)
+    n, nl, m = _lin_sizes(pe)
+    o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = _lin_offsets(nl)
     _lin_expand(t, ys, pe, yf, stepped, closed, vptr, vidx)
     for i in range(n):
         for j in range(n):
@@ -886,12 +877,12 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     out : 2-D float64 array (n_times, n_states)
         Filled with the solution; rows after a failure are NaN.
     stats : 1-D int64 array (N_STATS,)
-    lin : None or the index arrays of :func:`lin_index`
-        None: every state is stepped. Otherwise ``p`` is the extended vector of
-        :func:`lin_pack`, the states ``lin`` lists as closed-form are advanced
-        in closed form and
-        ``rhs``/``jac`` are called through :func:`lin_rhs`/:func:`lin_jac`;
-        ``y0``, ``atol`` and ``out`` stay full-size.
+    lin : None or the tuple of :func:`lin_index`
+        None: every state is stepped. Otherwise ``p`` is the closed form's
+        vector from :func:`lin_pack` (the user's parameters are in ``lin``),
+        the states ``lin`` lists as closed-form are advanced in closed form,
+        ``rhs``/``jac`` are called through :func:`lin_rhs`/:func:`lin_jac`,
+        and ``y0``, ``atol`` and ``out`` stay full-size.
 
     Returns
     -------
@@ -904,7 +895,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     n_t = t_eval.shape[0]
     n_d = dose_t.shape[0]
     if lin is not None:
-        n_p, _nf, n_lin, n = _lin_sizes(p)
+        n = _lin_sizes(p)[2]
         stepped = lin[0]
         # The stepped states' tolerances and block split. (The stepped system is
         # driven in time by the closed-form states: an autonomous rhs gets the
