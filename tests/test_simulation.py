@@ -488,3 +488,46 @@ def test_file_permissions_follow_umask(short, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+def test_windowed_natural_history_matches_one_long_solve():
+    """The untreated course is solved in windows until each patient presents.
+
+    Reference: the same model solved in one piece over the whole presentation
+    limit by ``solve_ensemble`` at rtol 1e-10 (daily output), presentation
+    read from its daily NRS. Presentation days must agree exactly, and the
+    state at the start of the lead-in to 1e-6 (relative to each state's
+    scale). The population mixes patients who present at once, within the
+    first window, in later windows and never.
+    """
+    from neurosim import simulation as sim
+    from neurosim._progress import make_progress
+    from neurosim.solver import solve_ensemble
+
+    sc = Scenario(duration="1 d", history="4 weeks", presentation_limit="2 years")
+    P = model.sample_population(16, seed=5)
+    n = P.shape[0]
+    y_lead, start, presented, st, _ = sim._natural_history(sc, P, None, sc.rtol, n,
+                                                           make_progress(None, 2 * n))
+    assert np.all(st == 0)
+    n_days = 730
+    t = np.arange(n_days + 1) * DAY
+    ref = solve_ensemble(model.model_rhs, model.initial_state(P), t, P, jac=model.model_jac,
+                         rtol=1e-10, atol=model.default_atol(1e-10), method="rodas5p")
+    nrs = model.outputs(ref.y, P[:, None, :], names=["nrs"])["nrs"]
+    ok = nrs[:, 28:] >= 4.0
+    ref_presented = ok.any(axis=1)
+    ref_day = np.where(ref_presented, 28 + np.argmax(ok, axis=1), n_days)
+    # the population covers every case the windows must handle
+    assert (ref_day == 28).any() and ((ref_day > 28) & (ref_day < 91)).any()
+    assert ((ref_day > 91) & ref_presented).any() and (~ref_presented).any()
+    np.testing.assert_array_equal(presented, ref_presented)
+    np.testing.assert_array_equal(start, ref_day * DAY)
+    y_ref = ref.y[np.arange(n), ref_day - 28, :]
+    scale = np.abs(y_ref) + model.STATE_SCALES
+    assert np.max(np.abs(y_lead - y_ref) / scale) < 1e-6
+    # a patient's course does not depend on who else is solved with them
+    late = int(np.argmax(ref_day))
+    alone = sim._natural_history(sc, P[late:late + 1], None, sc.rtol, 1, make_progress(None, 2))
+    np.testing.assert_array_equal(alone[0][0], y_lead[late])
+    assert alone[1][0] == start[late]

@@ -28,6 +28,9 @@ class Progress:
         What is being done.
     """
 
+    #: False for the silent reporter: callers may then do work in one piece.
+    shows = False
+
     def __init__(self, total: int, desc: str = ""):
         self.total = int(total)
         self.desc = desc
@@ -66,6 +69,8 @@ class _Text(Progress):
     the end) the estimated time left.
     """
 
+    shows = True
+
     def __init__(self, total, desc="", stream=None, unit="", every=2.0):
         super().__init__(total, desc)
         self.stream = sys.stderr if stream is None else stream
@@ -91,6 +96,8 @@ class _Text(Progress):
 
 
 class _Tqdm(Progress):
+    shows = True
+
     def __init__(self, total, desc="", unit="", leave=False):
         super().__init__(total, desc)
         try:
@@ -111,6 +118,8 @@ class _Tqdm(Progress):
 
 
 class _Callback(Progress):
+    shows = True
+
     def __init__(self, total, desc, func):
         super().__init__(total, desc)
         self._func = func

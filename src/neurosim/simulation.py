@@ -170,6 +170,7 @@ _COMPONENT_LABELS = ("mechanical (capsule)", "inflammatory", "NGF (nerve growth)
 _EPS = 1e-6  # h: a save time just before a day boundary, to read cumulative MME there
 _HISTORY_RTOL = 1e-8  # rtol of the untreated natural history before treatment start
 _HISTORY_METHOD = "rodas5p"  # its method (see _natural_history)
+_HISTORY_WINDOW = 91  # days solved at a time while waiting for presentation
 
 
 # ----------------------------------------------------------------------------- compiled
@@ -431,9 +432,14 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
     import numba
 
     nthreads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
-    chunk = n if n <= 4 * nthreads else max(4 * nthreads, -(-n // 20))
-    chunk = min(chunk, 256)
     rep = make_progress(progress, total=2 * n, desc=f"{sc.name}")
+    if not rep.shows:
+        # one parallel loop over every patient: threads share the work out to
+        # the end instead of waiting for each other at every chunk
+        chunk = max(n, 1)
+    else:
+        chunk = n if n <= 4 * nthreads else max(4 * nthreads, -(-n // 20))
+        chunk = min(chunk, 256)
     try:
         y_lead, start, presented, st1, msg1 = _cached_history(sc, P, threads, rtol, chunk,
                                                                rep, history_cache)
@@ -507,14 +513,40 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
         return y[:, -1, :], start, np.ones(n, bool), st, _status_messages(st, reached,
                                                                           "natural history")
     n_days = int(math.floor(sc.presentation_limit / HOURS_PER_DAY + 1e-9))
-    t = np.arange(n_days + 1) * HOURS_PER_DAY
-    y, st, reached, _ = _solve(y_diag, t, p0, ct0, atol, rtol, threads, None, chunk, rep,
-                               _HISTORY_METHOD)
-    nrs = _model.outputs(y, P[:, None, :], names=["nrs"])["nrs"]
     first = int(round(sc.history / HOURS_PER_DAY))
-    ok = nrs[:, first:] >= sc.presentation_nrs
-    presented = ok.any(axis=1)
-    day = np.where(presented, first + np.argmax(ok, axis=1), n_days)
+    # Daily states up to the presentation day. The course is solved in windows
+    # of _HISTORY_WINDOW days, each from where the last one ended, for the
+    # patients who have not presented yet: most present within months of a
+    # limit of years. The windows are fixed days, so a patient's course does
+    # not depend on who else is in the batch.
+    y = np.full((n, n_days + 1, y_diag.shape[1]), np.nan)
+    y[:, 0, :] = y_diag
+    st = np.zeros(n, dtype=np.int64)
+    reached = np.zeros(n)
+    day = np.full(n, n_days)
+    presented = np.zeros(n, dtype=bool)
+    active = np.arange(n)
+    a = 0
+    while a < n_days and active.size:
+        b = min(n_days, a + _HISTORY_WINDOW)
+        t = np.arange(a, b + 1) * HOURS_PER_DAY
+        pa = p0 if p0.ndim == 1 else p0[active]
+        ya, sta, ra, _ = _solve(y[active, a, :], t, pa, ct0, atol, rtol, threads, None, chunk,
+                                None, _HISTORY_METHOD)
+        y[active, a:b + 1, :] = ya
+        st[active] = sta
+        reached[active] = ra
+        nrs = _model.outputs(ya, P[active][:, None, :], names=["nrs"])["nrs"]
+        lo = max(first - a, 0)  # presentation counts from the end of the lead-in
+        ok = nrs[:, lo:] >= sc.presentation_nrs
+        now = ok.any(axis=1)
+        day[active[now]] = a + lo + np.argmax(ok[now], axis=1)
+        presented[active[now]] = True
+        keep = ~now & (sta == 0)
+        rep.update(int(active.size - np.count_nonzero(keep)))
+        active = active[keep]
+        a = b
+    rep.update(int(active.size))
     start = day * HOURS_PER_DAY
     lead_idx = day - first
     y_lead = y[np.arange(n), lead_idx, :]

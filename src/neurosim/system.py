@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._stack import stack_empty, stack_empty_2d
 from .model import equations as eq
 from .model.states import N_SLOTS
 from .treatments import pk
@@ -28,24 +29,24 @@ def _layout(p):
     return int(p[n - 2]), int(p[n - 1])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def slot_values(t, y, p, s):
     """Treatment slot values for the state ``y`` (written into ``s``)."""
     n_core, off = _layout(p)
     pk.drug_slot_values(t, y, p, n_core, off, s)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def system_rhs(t, y, p, dydt):
     """Right-hand side of disease model plus drugs (per hour)."""
     n_core, off = _layout(p)
-    s = np.empty(N_SLOTS)
+    s = stack_empty(N_SLOTS)
     pk.drug_slot_values(t, y, p, n_core, off, s)
     eq.disease_rhs(t, y, p, s, dydt)
     pk.drug_rhs(t, y, p, n_core, off, dydt)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def system_jac(t, y, p, J):
     """Analytic Jacobian of :func:`system_rhs`.
 
@@ -56,9 +57,9 @@ def system_jac(t, y, p, J):
     n_core, off = _layout(p)
     n = y.shape[0]
     nd = n - n_core
-    s = np.empty(N_SLOTS)
-    dsdy = np.empty((N_SLOTS, nd))
-    dfds = np.empty((n_core, N_SLOTS))
+    s = stack_empty(N_SLOTS)
+    dsdy = stack_empty_2d(N_SLOTS, nd)
+    dfds = stack_empty_2d(n_core, N_SLOTS)
     pk.drug_slots(t, y, p, n_core, off, s, dsdy)
     eq.disease_jac(t, y, p, s, J, dfds)
     pk.drug_jac(t, y, p, n_core, off, J)
@@ -79,13 +80,13 @@ def system_jac(t, y, p, J):
             J[i, j] = 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def system_dose_hook(t, y, p, target, amount, tag):
     """Apply one dose record; titration and rescue decisions read the NRS."""
     nrs = np.nan
     if pk.dose_needs_nrs(tag):
         n_core, off = _layout(p)
-        s = np.empty(N_SLOTS)
+        s = stack_empty(N_SLOTS)
         pk.drug_slot_values(t, y, p, n_core, off, s)
         nrs = eq.nrs_value(t, y, p, s)
     pk.apply_dose(t, y, p, target, amount, tag, nrs)

@@ -140,7 +140,7 @@ assert (_N_CORE, _N_SLOTS, _N_MODEL_PARAMS) == (N_CORE, N_SLOTS, N_MODEL_PARAMS)
 DEFAULT_SLOTS = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _hill2(x, k):
     """Receptor activation x^2/(x^2+k^2) and its derivative in x."""
     x2 = x * x
@@ -149,14 +149,14 @@ def _hill2(x, k):
     return x2 / den, 2.0 * x * k2 / (den * den)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _gompertz_rate(p):
     """Gompertz rate constant (1/h) that makes the first doubling take TVDT."""
     lk0 = math.log(p[P_TUMOR_CARRYING_CAPACITY] / p[P_TUMOR_VOLUME_DIAGNOSIS])
     return -math.log(1.0 - LN2 / lk0) / p[P_TUMOR_DOUBLING_TIME]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _capsule_stretch(v, p):
     """Capsular stretch (0-1) as a Hill function of equivalent diameter, and d/dV."""
     if v <= 0.0:
@@ -168,7 +168,7 @@ def _capsule_stretch(v, p):
     return x / (1.0 + x), m * x / (v * (1.0 + x) * (1.0 + x))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def disease_rhs(t, y, p, s, dydt):
     """Right-hand side of the disease model.
 
@@ -284,7 +284,7 @@ def disease_rhs(t, y, p, s, dydt):
         p[P_DESCENDING_GAIN] * cs - g)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _core_jac(t, y, p, s, J, dfds, with_dfds):
     """Shared Jacobian kernel; ``dfds`` is written only when ``with_dfds`` is True
     (the solver-form Jacobians pass ``J`` as a placeholder to avoid allocating)."""
@@ -506,7 +506,7 @@ def _core_jac(t, y, p, s, J, dfds, with_dfds):
         dfds[Y_CENTRAL_SLOW, S_OIH] = room
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def disease_jac(t, y, p, s, J, dfds):
     """Analytic Jacobian of :func:`disease_rhs`.
 
@@ -529,7 +529,7 @@ def disease_jac(t, y, p, s, J, dfds):
     _core_jac(t, y, p, s, J, dfds, True)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def model_rhs(t, y, p, dydt):
     """Untreated disease model in solver form (all slots at their defaults).
 
@@ -547,13 +547,13 @@ def model_rhs(t, y, p, dydt):
     disease_rhs(t, y, p, DEFAULT_SLOTS, dydt)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def model_jac(t, y, p, J):
     """Jacobian of :func:`model_rhs` (per hour), written into ``J[:N_CORE, :N_CORE]``."""
     _core_jac(t, y, p, DEFAULT_SLOTS, J, J, False)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def fixed_slot_rhs(t, y, p, dydt):
     """Disease model with constant slots stored after the model parameters.
 
@@ -575,13 +575,13 @@ def fixed_slot_rhs(t, y, p, dydt):
     disease_rhs(t, y, p, p[_N_MODEL_PARAMS:_N_MODEL_PARAMS + _N_SLOTS], dydt)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def fixed_slot_jac(t, y, p, J):
     """Jacobian of :func:`fixed_slot_rhs` (per hour)."""
     _core_jac(t, y, p, p[_N_MODEL_PARAMS:_N_MODEL_PARAMS + _N_SLOTS], J, J, False)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def transmitted_signal(y, p, s):
     """Nociceptive signal leaving the dorsal horn (the argument of the NRS map).
 
@@ -618,7 +618,7 @@ def transmitted_signal(y, p, s):
             * (a_in * (1.0 + y[Y_CENTRAL_FAST] + cs) + s_sp * p[P_SPONTANEOUS_CENTRAL] * cs))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def nrs_value(t, y, p, s):
     """Numeric rating scale (0-10) of one state: ``10 S / (S + S50)`` (assumption A7).
 

@@ -274,7 +274,7 @@ def _err_norm(err, y, ynew, rtol, atol):
     return np.sqrt(s / n)
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def _initial_step(rhs, lin, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
     """Starting step size (Hairer, Norsett & Wanner, Solving ODEs I, II.4).
 
@@ -312,7 +312,7 @@ def _initial_step(rhs, lin, t, y, p, f0, rtol, atol, order, span, ytmp, ftmp):
     return min(100.0 * h0, h1, span)
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def _fd_jacobian(rhs, lin, t, y, p, f0, J, ytmp, ftmp, atol, rtol):
     """Forward-difference Jacobian, one column per state."""
     n = y.shape[0]
@@ -349,7 +349,7 @@ def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
 # ---------------------------------------------------------------------------
 # One step of each family
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     """One explicit Runge-Kutta step; K[0] must hold f(t, y) on entry."""
     n = y.shape[0]
@@ -376,7 +376,7 @@ def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     return s - 1
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
               U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax):
     """One Rosenbrock step with the Jacobian J at (t, y).
@@ -482,7 +482,7 @@ def _w_solve(W, piv, b, nsplit):
     lu_solve(W[:nsplit, :nsplit], piv[:nsplit], b[:nsplit])
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def _rk_dense(theta, h, y, K, dense, out_row):
     n = y.shape[0]
     s = dense.shape[0]  # K may have spare rows (shared with the Rosenbrock stages)
@@ -499,7 +499,7 @@ def _rk_dense(theta, h, y, K, dense, out_row):
         out_row[i] = y[i] + h * acc
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def _ros_dense(theta, y, ynew, U, dense, out_row):
     n = y.shape[0]
     s = dense.shape[1]  # U may have spare rows (shared with the explicit stages)
@@ -652,7 +652,7 @@ def lin_index(mask, v, p):
             np.empty((n, n)))
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def lin_expand(t, ys, pe, yfull, lin):
     """Full state at ``t``: stepped states from ``ys``, the others in closed form."""
     _lin_expand(t, ys, pe, yfull, lin[0], lin[1], lin[2], lin[3])
@@ -892,8 +892,6 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         The time reached (the end of the span on success).
     """
     n_full = y0.shape[0]
-    n_t = t_eval.shape[0]
-    n_d = dose_t.shape[0]
     if lin is not None:
         n = _lin_sizes(p)[2]
         stepped = lin[0]
@@ -926,14 +924,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     sp_use = sp[0]
     sp_fill = sp[5]
     rowmax = np.empty(n)
-    sparse = False
     yfull = y0.copy()
     orow = np.empty(n)
-    ea, eb, ee, ec, edense, e_err_order = etab
-    rgamma, ra, rc, ralpha, rgammai, rm, re, rdense, r_err_order = rtab
-    auto = family == FAMILY_AUTO
-    cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
-    s_max = max(eb.shape[0], rm.shape[0])
+    s_max = max(etab[1].shape[0], rtab[5].shape[0])
 
     y = np.empty(n)
     ynew = np.empty(n)
@@ -951,6 +944,32 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         W = np.empty((1, 1))
     piv = np.empty(n, dtype=np.int64)
 
+    replay = np.zeros(_REPLAY_MAX)      # steps allowed after the previous dose (0: none)
+    replay_next = np.zeros(_REPLAY_MAX)  # ... being recorded after this one
+    return _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomous, nsplit,
+                  n, p, p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol,
+                  max_steps, first_step, max_step, out, stats, sp, sp_use, sp_fill, rowmax,
+                  yfull, orow, y, ynew, f0, errv, ytmp, ftmp, dfdt, K, J, W, piv, replay,
+                  replay_next)
+
+
+# Compiled without reference counting (_nrt=False): the loop allocates nothing,
+# and the atomic reference-count updates that array arguments and views would
+# otherwise cost at every call were a measurable share of a step.
+@njit(error_model="numpy", _nrt=False)
+def _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomous, nsplit, n, p,
+           p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol, max_steps,
+           first_step, max_step, out, stats, sp, sp_use, sp_fill, rowmax, yfull, orow, y, ynew,
+           f0, errv, ytmp, ftmp, dfdt, K, J, W, piv, replay, replay_next):
+    """The time loop of :func:`integrate_member` over work arrays it allocated."""
+    n_full = yfull.shape[0]
+    n_t = t_eval.shape[0]
+    n_d = dose_t.shape[0]
+    ea, eb, ee, ec, edense, e_err_order = etab
+    rgamma, ra, rc, ralpha, rgammai, rm, re, rdense, r_err_order = rtab
+    auto = family == FAMILY_AUTO
+    cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
+    sparse = False
     for k in range(N_STATS):
         stats[k] = 0
 
@@ -983,8 +1002,6 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     h = first_step
     err_prev = 1.0
     h_dose = 0.0            # the first step to try after the next dose (0: estimate it)
-    replay = np.zeros(_REPLAY_MAX)      # steps allowed after the previous dose (0: none)
-    replay_next = np.zeros(_REPLAY_MAX)  # ... being recorded after this one
     j_seg = 0               # accepted steps since the last dose restart
     first_after_dose = False
     n_attempts = 0

@@ -202,7 +202,7 @@ _NEVER = -1.0e9  # "last rescue time" before any rescue (h); finite on purpose
 # =========================================================================== kernels
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _hill(c, ec50, h):
     """c^h / (c^h + ec50^h) and its derivative in c (c >= 0)."""
     if c <= 0.0:
@@ -215,7 +215,7 @@ def _hill(c, ec50, h):
     return ch / den, h * ch / c * eh / (den * den)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _opioid_drive(y, p, n_core, o):
     """u = sum_i Ce_i / EC50_i over opioid-active effect sites (clamped at 0)."""
     nd = int(p[o + H_NDRUG])
@@ -230,7 +230,7 @@ def _opioid_drive(y, p, n_core, o):
     return u
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _opioid_plasma_drive(y, p, n_core, o):
     """u_p = sum_i Cp_i / EC50_i over opioid-active plasma concentrations (clamped at 0).
 
@@ -249,7 +249,7 @@ def _opioid_plasma_drive(y, p, n_core, o):
     return u
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _spinal_opioid(u, T, emax, h, rebound):
     """Opioid factor on spinal transmission and its derivatives in u and T."""
     v = u / (1.0 + T)
@@ -270,7 +270,7 @@ def _spinal_opioid(u, T, emax, h, rebound):
     return f, df_du, df_dT
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def drug_rhs(t, y, p, n_core, p_offset, dydt):
     """Write d/dt of the drug states into ``dydt[n_core:]``.
 
@@ -382,7 +382,7 @@ def drug_rhs(t, y, p, n_core, p_offset, dydt):
             dydt[i2] = k * y[i1] - k * y[i2]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def drug_slot_values(t, y, p, n_core, p_offset, s):
     """Write the slot vector ``s`` (length ``N_SLOTS``) from the drug states.
 
@@ -432,7 +432,7 @@ def drug_slot_values(t, y, p, n_core, p_offset, s):
             s[slot] *= 1.0 - p[r + PR_RATE] * y[n_core + int(p[r + PR_A])]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _mult_into(s, dsdy, slot, f, ns):
     # product rule, applied factor by factor: d(s f) = f ds + s df (the s df part is added
     # by the caller at the states f depends on, using the returned old value)
@@ -443,7 +443,7 @@ def _mult_into(s, dsdy, slot, f, ns):
     return old
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def drug_slots(t, y, p, n_core, p_offset, s, dsdy):
     """Slot vector ``s`` and its derivatives ``dsdy[k, j] = d s_k / d y[n_core + j]``.
 
@@ -527,7 +527,7 @@ def drug_slots(t, y, p, n_core, p_offset, s, dsdy):
             dsdy[slot, ja] -= old * depth
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def drug_jac(t, y, p, n_core, p_offset, J):
     """Write the drug block ``J[n_core:, n_core:]`` of the Jacobian.
 
@@ -661,7 +661,7 @@ def drug_jac(t, y, p, n_core, p_offset, J):
             J[i2, i2] -= k
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def opioid_side_effects(y, p, n_core, p_offset, out):
     """Opioid side-effect burden of one state.
 
@@ -695,7 +695,7 @@ def opioid_side_effects(y, p, n_core, p_offset, out):
     out[6] = y[n_core + int(p[a + OP_MME])]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _give(y, p, o, n_core, inp, target, amount):
     """Give a bolus through input record ``inp``: scale by the multiplier, count MME."""
     r = o + int(p[o + H_INPUT]) + inp * INPUT_STRIDE
@@ -710,14 +710,14 @@ def _give(y, p, o, n_core, inp, target, amount):
         y[n_core + int(p[o + opi + OP_MME])] += given * p[r + IN_MME]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def dose_needs_nrs(tag):
     """Whether a dose record with this tag needs the NRS (titration or rescue)."""
     kind = int(tag) // TAG_STRIDE
     return kind == TAG_TITRATE or kind == TAG_RESCUE
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def apply_dose(t, y, p, target, amount, tag, nrs):
     """Apply one dose-event record to ``y`` in place.
 
@@ -793,7 +793,7 @@ def apply_dose(t, y, p, target, amount, tag, nrs):
         y[target] = 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def basic_dose_hook(t, y, p, target, amount, tag):
     """Dose hook for scenarios without titration or rescue policies (no NRS needed)."""
     apply_dose(t, y, p, target, amount, tag, np.nan)
