@@ -543,10 +543,12 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
         day[active[now]] = a + lo + np.argmax(ok[now], axis=1)
         presented[active[now]] = True
         keep = ~now & (sta == 0)
-        rep.update(int(active.size - np.count_nonzero(keep)))
+        if rep is not None:
+            rep.update(int(active.size - np.count_nonzero(keep)))
         active = active[keep]
         a = b
-    rep.update(int(active.size))
+    if rep is not None:
+        rep.update(int(active.size))
     start = day * HOURS_PER_DAY
     lead_idx = day - first
     y_lead = y[np.arange(n), lead_idx, :]

@@ -13,7 +13,7 @@ from numba import njit
 
 from ._stack import stack_empty, stack_empty_2d
 from .model import equations as eq
-from .model.states import N_SLOTS
+from .model.states import N_CORE, N_SLOTS
 from .treatments import pk
 
 # Compiled with error_model="numpy": a division by zero gives inf/NaN, which the
@@ -23,10 +23,12 @@ from .treatments import pk
 __all__ = ["system_rhs", "system_jac", "system_dose_hook", "slot_values"]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _layout(p):
-    n = p.shape[0]
-    return int(p[n - 2]), int(p[n - 1])
+    # The block's trailer holds n_core and the block's offset in p. Here the core
+    # is always this disease model's N_CORE states (disease_rhs writes exactly
+    # those), so the constant is used: loops with known bounds compile tighter.
+    return N_CORE, int(p[p.shape[0] - 1])
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -63,14 +65,13 @@ def system_jac(t, y, p, J):
     pk.drug_slots(t, y, p, n_core, off, s, dsdy)
     eq.disease_jac(t, y, p, s, J, dfds)
     pk.drug_jac(t, y, p, n_core, off, J)
-    # J[core, drug] = dfds @ dsdy. Both factors are sparse (a slot depends on a
-    # few drug states, a core state on a few slots), so the product skips the
-    # zero entries of dsdy; the terms still add in order of k.
-    for i in range(n_core):
-        for j in range(n_core, n):
-            J[i, j] = 0.0
-    for k in range(N_SLOTS):
-        for j in range(nd):
+    # J[core, drug] = dfds @ dsdy, a column at a time. Both factors are sparse (a
+    # slot depends on a few drug states, a core state on a few slots), so the
+    # product skips the zero entries of dsdy; the terms add in order of k.
+    for j in range(nd):
+        for i in range(n_core):
+            J[i, n_core + j] = 0.0
+        for k in range(N_SLOTS):
             d = dsdy[k, j]
             if d != 0.0:
                 for i in range(n_core):

@@ -349,6 +349,10 @@ def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
 # ---------------------------------------------------------------------------
 # One step of each family
 
+#: From this many states on, the stage sums of a step run row by row (see _rk_step).
+_ROWWISE_MIN = 8
+
+
 @njit(error_model="numpy", _nrt=False)
 def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     """One explicit Runge-Kutta step; K[0] must hold f(t, y) on entry."""
@@ -356,23 +360,51 @@ def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     s = b.shape[0]
     for i in range(n):
         K[0, i] = f0[i]
+    if n < _ROWWISE_MIN:
+        for st in range(1, s):
+            for i in range(n):
+                acc = 0.0
+                for j in range(st):
+                    aij = a[st, j]
+                    if aij != 0.0:
+                        acc += aij * K[j, i]
+                ytmp[i] = y[i] + h * acc
+            _call_rhs(rhs, lin, t + c[st] * h, ytmp, p, K[st])
+        for i in range(n):
+            accb = 0.0
+            acce = 0.0
+            for j in range(s):
+                accb += b[j] * K[j, i]
+                acce += e[j] * K[j, i]
+            ynew[i] = y[i] + h * accb
+            errv[i] = h * acce
+        return s - 1
+    # Larger systems: the same sums over whole rows of K (contiguous, so they
+    # vectorise), each entry's terms still in order of j (the same numbers);
+    # errv and ynew serve as the accumulators.
     for st in range(1, s):
         for i in range(n):
-            acc = 0.0
-            for j in range(st):
-                aij = a[st, j]
-                if aij != 0.0:
-                    acc += aij * K[j, i]
-            ytmp[i] = y[i] + h * acc
+            errv[i] = 0.0
+        for j in range(st):
+            aij = a[st, j]
+            if aij != 0.0:
+                for i in range(n):
+                    errv[i] += aij * K[j, i]
+        for i in range(n):
+            ytmp[i] = y[i] + h * errv[i]
         _call_rhs(rhs, lin, t + c[st] * h, ytmp, p, K[st])
     for i in range(n):
-        accb = 0.0
-        acce = 0.0
-        for j in range(s):
-            accb += b[j] * K[j, i]
-            acce += e[j] * K[j, i]
-        ynew[i] = y[i] + h * accb
-        errv[i] = h * acce
+        ynew[i] = 0.0
+        errv[i] = 0.0
+    for j in range(s):
+        bj = b[j]
+        ej = e[j]
+        for i in range(n):
+            ynew[i] += bj * K[j, i]
+            errv[i] += ej * K[j, i]
+    for i in range(n):
+        ynew[i] = y[i] + h * ynew[i]
+        errv[i] = h * errv[i]
     return s - 1
 
 
@@ -398,6 +430,59 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
         _build_w(J, fac, W, rowmax)  # the elimination overwrote it
     if not sparse and not _w_factor(W, piv, nsplit):
         return 0, False
+    if n < _ROWWISE_MIN:
+        return _ros_stages_small(rhs, lin, t, h, y, p, f0, dfdt, W, piv, a, c, alpha, gammai,
+                                 m, e, U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse)
+    # The stage sums run over whole rows of U (contiguous, so they vectorise);
+    # each entry still adds its terms in order of j, as a sum per entry would
+    # (the same numbers as _ros_stages_small).
+    nf = 0
+    for st in range(s):
+        if st == 0:
+            for i in range(n):
+                ftmp[i] = f0[i]
+        else:
+            for i in range(n):
+                ytmp[i] = y[i]
+            for j in range(st):
+                aij = a[st, j]
+                if aij != 0.0:
+                    for i in range(n):
+                        ytmp[i] += aij * U[j, i]
+            _call_rhs(rhs, lin, t + alpha[st] * h, ytmp, p, ftmp)
+            nf += 1
+        hg = h * gammai[st]
+        for i in range(n):
+            U[st, i] = ftmp[i] + hg * dfdt[i]
+        for j in range(st):
+            cij = c[st, j]
+            if cij != 0.0:
+                ch = cij / h
+                for i in range(n):
+                    U[st, i] += ch * U[j, i]
+        if sparse:
+            sparse_lu_solve(W, lptr, lidx, uptr, uidx, U[st])
+        else:
+            _w_solve(W, piv, U[st], nsplit)
+    for i in range(n):
+        ynew[i] = y[i]
+        errv[i] = 0.0
+    for j in range(s):
+        mj = m[j]
+        ej = e[j]
+        for i in range(n):
+            ynew[i] += mj * U[j, i]
+            errv[i] += ej * U[j, i]
+    return nf, True
+
+
+@njit(inline="always", error_model="numpy")
+def _ros_stages_small(rhs, lin, t, h, y, p, f0, dfdt, W, piv, a, c, alpha, gammai, m, e, U,
+                      ynew, errv, ytmp, ftmp, nsplit, sp, sparse):
+    """The stages of :func:`_ros_step` with one sum per entry (small systems)."""
+    n = y.shape[0]
+    s = m.shape[0]
+    _, lptr, lidx, uptr, uidx, _fill = sp
     nf = 0
     for st in range(s):
         if st == 0:
