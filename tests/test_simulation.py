@@ -490,7 +490,8 @@ def test_file_permissions_follow_umask(short, tmp_path):
     assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
 
 
-def test_windowed_natural_history_matches_one_long_solve():
+@pytest.mark.parametrize("lead_days", [28, 112])
+def test_windowed_natural_history_matches_one_long_solve(lead_days):
     """The untreated course is solved in windows until each patient presents.
 
     Reference: the same model solved in one piece over the whole presentation
@@ -498,13 +499,14 @@ def test_windowed_natural_history_matches_one_long_solve():
     read from its daily NRS. Presentation days must agree exactly, and the
     state at the start of the lead-in to 1e-6 (relative to each state's
     scale). The population mixes patients who present at once, within the
-    first window, in later windows and never.
+    first window, in later windows and never; a lead-in longer than the
+    91-day window stretches the windows.
     """
     from neurosim import simulation as sim
     from neurosim._progress import make_progress
     from neurosim.solver import solve_ensemble
 
-    sc = Scenario(duration="1 d", history="4 weeks", presentation_limit="2 years")
+    sc = Scenario(duration="1 d", history=f"{lead_days} d", presentation_limit="2 years")
     P = model.sample_population(16, seed=5)
     n = P.shape[0]
     y_lead, start, presented, st, _ = sim._natural_history(sc, P, None, sc.rtol, n,
@@ -515,15 +517,20 @@ def test_windowed_natural_history_matches_one_long_solve():
     ref = solve_ensemble(model.model_rhs, model.initial_state(P), t, P, jac=model.model_jac,
                          rtol=1e-10, atol=model.default_atol(1e-10), method="rodas5p")
     nrs = model.outputs(ref.y, P[:, None, :], names=["nrs"])["nrs"]
-    ok = nrs[:, 28:] >= 4.0
+    ok = nrs[:, lead_days:] >= 4.0
     ref_presented = ok.any(axis=1)
-    ref_day = np.where(ref_presented, 28 + np.argmax(ok, axis=1), n_days)
+    ref_day = np.where(ref_presented, lead_days + np.argmax(ok, axis=1), n_days)
     # the population covers every case the windows must handle
-    assert (ref_day == 28).any() and ((ref_day > 28) & (ref_day < 91)).any()
-    assert ((ref_day > 91) & ref_presented).any() and (~ref_presented).any()
+    window = max(91, lead_days)
+    later = ref_presented & (ref_day > lead_days)
+    opens = window * ((ref_day - 1) // window)  # first day of the presentation's window
+    assert (ref_day == lead_days).any() and (~ref_presented).any()
+    if window > lead_days:  # (a window as long as the lead-in never holds both)
+        assert (later & (ref_day - lead_days >= opens)).any()  # lead-in in the same window
+    assert (later & (ref_day - lead_days < opens)).any()   # ... starting in the previous one
     np.testing.assert_array_equal(presented, ref_presented)
     np.testing.assert_array_equal(start, ref_day * DAY)
-    y_ref = ref.y[np.arange(n), ref_day - 28, :]
+    y_ref = ref.y[np.arange(n), ref_day - lead_days, :]
     scale = np.abs(y_ref) + model.STATE_SCALES
     assert np.max(np.abs(y_lead - y_ref) / scale) < 1e-6
     # a patient's course does not depend on who else is solved with them

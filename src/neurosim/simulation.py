@@ -323,7 +323,7 @@ def _solve(y0, t_eval, p, ct, atol, rtol, threads, doses, chunk, progress, metho
     from .solver import solve_ensemble
 
     n = y0.shape[0]
-    y = np.empty((n, t_eval.size, y0.shape[1]))
+    y = None
     status = np.zeros(n, dtype=np.int64)
     reached = np.zeros(n)
     steps = np.zeros(n, dtype=np.int64)
@@ -351,7 +351,12 @@ def _solve(y0, t_eval, p, ct, atol, rtol, threads, doses, chunk, progress, metho
                 f"{cause}). This comes from extreme numbers in the scenario or the drug "
                 "tables (e.g. a Hill coefficient of 1e300 or a zero volume); check them."
             ) from None
-        y[a:b] = res.y
+        if a == 0 and b == n:
+            y = res.y  # one chunk: no copy
+        else:
+            if y is None:
+                y = np.empty((n, t_eval.size, y0.shape[1]))
+            y[a:b] = res.y
         status[a:b] = res.status
         reached[a:b] = res.t_reached
         steps[a:b] = res.stats["n_steps"]
@@ -514,44 +519,59 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
                                                                           "natural history")
     n_days = int(math.floor(sc.presentation_limit / HOURS_PER_DAY + 1e-9))
     first = int(round(sc.history / HOURS_PER_DAY))
-    # Daily states up to the presentation day. The course is solved in windows
-    # of _HISTORY_WINDOW days, each from where the last one ended, for the
-    # patients who have not presented yet: most present within months of a
-    # limit of years. The windows are fixed days, so a patient's course does
-    # not depend on who else is in the batch.
-    y = np.full((n, n_days + 1, y_diag.shape[1]), np.nan)
-    y[:, 0, :] = y_diag
+    # The course is solved in windows of _HISTORY_WINDOW days (daily output),
+    # each from where the last one ended, for the patients who have not
+    # presented yet: most present within months of a limit of years. The
+    # windows are fixed days, so a patient's course does not depend on who else
+    # is in the batch. The lead-in starts `first` days before presentation: with
+    # windows at least that long, only the previous window's days must be kept.
+    w = max(_HISTORY_WINDOW, first)
+    y_lead = np.full((n, y_diag.shape[1]), np.nan)
     st = np.zeros(n, dtype=np.int64)
     reached = np.zeros(n)
     day = np.full(n, n_days)
     presented = np.zeros(n, dtype=bool)
     active = np.arange(n)
+    y_now = y_diag
+    y_prev = None  # the previous window's days for the active patients
     a = 0
     while a < n_days and active.size:
-        b = min(n_days, a + _HISTORY_WINDOW)
+        b = min(n_days, a + w)
         t = np.arange(a, b + 1) * HOURS_PER_DAY
         pa = p0 if p0.ndim == 1 else p0[active]
-        ya, sta, ra, _ = _solve(y[active, a, :], t, pa, ct0, atol, rtol, threads, None, chunk,
-                                None, _HISTORY_METHOD)
-        y[active, a:b + 1, :] = ya
+        ya, sta, ra, _ = _solve(y_now, t, pa, ct0, atol, rtol, threads, None, chunk, None,
+                                _HISTORY_METHOD)
         st[active] = sta
         reached[active] = ra
         nrs = _model.outputs(ya, P[active][:, None, :], names=["nrs"])["nrs"]
         lo = max(first - a, 0)  # presentation counts from the end of the lead-in
         ok = nrs[:, lo:] >= sc.presentation_nrs
         now = ok.any(axis=1)
-        day[active[now]] = a + lo + np.argmax(ok[now], axis=1)
-        presented[active[now]] = True
-        keep = ~now & (sta == 0)
+        day_now = a + lo + np.argmax(ok, axis=1)
+        last = b == n_days
+        done = now | (sta != 0) | last
+        rows = np.flatnonzero(done)
+        d = np.where(now[rows], day_now[rows], n_days)
+        day[active[rows]] = d
+        presented[active[rows]] = now[rows]
+        # the lead-in start's day within this window (< 0: in the previous one;
+        # past its end: a failed patient, whose lead-in state stays NaN)
+        k = d - first - a
+        here = (k >= 0) & (k <= b - a)
+        y_lead[active[rows[here]]] = ya[rows[here], k[here]]
+        before = k < 0
+        if before.any() and y_prev is not None:
+            y_lead[active[rows[before]]] = y_prev[rows[before], k[before] + w]
+        keep = ~done
         if rep is not None:
-            rep.update(int(active.size - np.count_nonzero(keep)))
+            rep.update(int(rows.size))
         active = active[keep]
+        y_prev = ya[keep]
+        y_now = ya[keep, -1, :]
         a = b
     if rep is not None:
         rep.update(int(active.size))
     start = day * HOURS_PER_DAY
-    lead_idx = day - first
-    y_lead = y[np.arange(n), lead_idx, :]
     # a patient whose history failed keeps NaN; start them at diagnosis for the record
     bad = ~np.all(np.isfinite(y_lead), axis=1)
     y_lead[bad] = y_diag[bad]
