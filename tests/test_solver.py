@@ -241,7 +241,7 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
         dfdt[0] = 0.0
         dfdt[1] = np.cos(t)
         K._ros_step(_conv_rhs, None, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi, m, e,
-                    U, ynew, err, yt, ft, 0, sp, False, rowmax)
+                    U, ynew, err, yt, ft, 0, sp, False, rowmax, *K.fill_rows(sp[5]))
         K._ros_dense(0.5, y, ynew, U, dense, mid[k])
         y[:] = ynew
         t = (k + 1) * h

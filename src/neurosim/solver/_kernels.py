@@ -239,14 +239,35 @@ def sparse_lu_solve(lu, lptr, lidx, uptr, uidx, b):
 
 
 @njit(inline="always", error_model="numpy")
-def _in_pattern(J, fill):
-    """True when every non-zero of ``J`` lies in the symbolic pattern."""
-    n = J.shape[0]
+def _in_pattern(jbits, outside):
+    """True when every non-zero of ``J`` lies in the symbolic pattern.
+
+    ``jbits`` is ``J`` viewed as int64 and ``outside`` holds every bit but the
+    sign where the pattern has no entry (0 elsewhere): an entry off the
+    pattern passes when it is +0.0 or -0.0. One OR over the whole matrix, with
+    no branch, so it vectorises.
+    """
+    n = jbits.shape[0]
+    acc = 0
     for i in range(n):
         for j in range(n):
-            if J[i, j] != 0.0 and not fill[i, j]:
-                return False
-    return True
+            acc |= jbits[i, j] & outside[i, j]
+    return acc == 0
+
+
+@njit(error_model="numpy")
+def _outside_mask(fill):
+    """The ``outside`` mask of :func:`_in_pattern` for a symbolic pattern."""
+    n = fill.shape[0]
+    out = np.zeros((n, n), dtype=np.int64)
+    for i in range(n):
+        for j in range(n):
+            if not fill[i, j]:
+                out[i, j] = _NO_SIGN
+    return out
+
+
+_NO_SIGN = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 # ---------------------------------------------------------------------------
@@ -410,12 +431,13 @@ def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
 
 @njit(error_model="numpy", _nrt=False)
 def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
-              U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax):
+              U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax, fptr, fcol):
     """One Rosenbrock step with the Jacobian J at (t, y).
 
     ``sparse``: factorise on the symbolic pattern ``sp`` (see
-    :func:`sparse_symbolic`), falling back to the dense factorisation on a
-    small pivot.
+    :func:`sparse_symbolic`), whose entries row by row are ``fptr``/``fcol``
+    (:func:`fill_rows`), falling back to the dense factorisation on a small
+    pivot.
 
     Returns (number of rhs evaluations, True if the iteration matrix was
     factorised, False if it was singular).
@@ -424,7 +446,10 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     s = m.shape[0]
     fac = 1.0 / (h * gamma)
     _, lptr, lidx, uptr, uidx, _fill = sp
-    _build_w(J, fac, W, rowmax)
+    if sparse:
+        _build_w_pattern(J, fac, W, rowmax, fptr, fcol)
+    else:
+        _build_w(J, fac, W, rowmax)
     if sparse and not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
         sparse = False
         _build_w(J, fac, W, rowmax)  # the elimination overwrote it
@@ -519,6 +544,42 @@ def _ros_stages_small(rhs, lin, t, h, y, p, f0, dfdt, W, piv, a, c, alpha, gamma
         ynew[i] = accm
         errv[i] = acce
     return nf, True
+
+
+@njit(inline="always", error_model="numpy")
+def _build_w_pattern(J, fac, W, rowmax, fptr, fcol):
+    """:func:`_build_w` on the entries of the symbolic pattern only.
+
+    The sparse elimination reads and writes no other entry, and ``J`` is zero
+    off the pattern (:func:`_in_pattern`), so the row maxima are the same.
+    """
+    n = J.shape[0]
+    for i in range(n):
+        amax = 0.0
+        for q in range(fptr[i], fptr[i + 1]):
+            j = fcol[q]
+            v = -J[i, j]
+            W[i, j] = v
+            amax = max(amax, abs(v))
+        W[i, i] += fac
+        rowmax[i] = max(amax, abs(W[i, i]))
+
+
+@njit(error_model="numpy")
+def fill_rows(fill):
+    """The entries of a symbolic pattern row by row: ``(fptr, fcol)`` (CSR)."""
+    n = fill.shape[0]
+    fptr = np.zeros(n + 1, dtype=np.int64)
+    fcol = np.empty(max(np.count_nonzero(fill), 1), dtype=np.int64)
+    q = 0
+    for i in range(n):
+        fptr[i] = q
+        for j in range(n):
+            if fill[i, j]:
+                fcol[q] = j
+                q += 1
+    fptr[n] = q
+    return fptr, fcol
 
 
 @njit(inline="always", error_model="numpy")
@@ -1007,7 +1068,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
         pattern = np.zeros((0, 0), dtype=np.bool_)
     sp = sparse_symbolic(pattern, stepped)
     sp_use = sp[0]
-    sp_fill = sp[5]
+    sp_outside = _outside_mask(sp[5])
+    fptr, fcol = fill_rows(sp[5])
     rowmax = np.empty(n)
     yfull = y0.copy()
     orow = np.empty(n)
@@ -1033,7 +1095,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
     replay_next = np.zeros(_REPLAY_MAX)  # ... being recorded after this one
     return _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomous, nsplit,
                   n, p, p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol,
-                  max_steps, first_step, max_step, out, stats, sp, sp_use, sp_fill, rowmax,
+                  max_steps, first_step, max_step, out, stats, sp, sp_use, sp_outside, fptr, fcol, rowmax,
                   yfull, orow, y, ynew, f0, errv, ytmp, ftmp, dfdt, K, J, W, piv, replay,
                   replay_next)
 
@@ -1044,8 +1106,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, etab, rtab, auto
 @njit(error_model="numpy", _nrt=False)
 def _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomous, nsplit, n, p,
            p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol, max_steps,
-           first_step, max_step, out, stats, sp, sp_use, sp_fill, rowmax, yfull, orow, y, ynew,
-           f0, errv, ytmp, ftmp, dfdt, K, J, W, piv, replay, replay_next):
+           first_step, max_step, out, stats, sp, sp_use, sp_outside, fptr, fcol, rowmax, yfull,
+           orow, y, ynew, f0, errv, ytmp, ftmp, dfdt, K, J, W, piv, replay, replay_next):
     """The time loop of :func:`integrate_member` over work arrays it allocated."""
     n_full = yfull.shape[0]
     n_t = t_eval.shape[0]
@@ -1167,7 +1229,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomou
                         _fd_jacobian(rhs, lin, t, y, p, f0, J, ytmp, ftmp, atol, rtol)
                         stats[STAT_RHS] += n
                     stats[STAT_JAC] += 1
-                    sparse = sp_use and _in_pattern(J, sp_fill)
+                    sparse = sp_use and _in_pattern(J.view(np.int64), sp_outside)
                     if not autonomous:
                         dt = _SQRT_EPS * max(abs(t), 1.0)
                         _call_rhs(rhs, lin, t + dt, y, p, ftmp)
@@ -1177,7 +1239,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomou
                     jac_current = True
                 nf, ok_lin = _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
                                        ralpha, rgammai, rm, re, K, ynew, errv, ytmp, ftmp,
-                                       nsplit, sp, sparse, rowmax)
+                                       nsplit, sp, sparse, rowmax, fptr, fcol)
                 stats[STAT_RHS] += nf
                 stats[STAT_LU] += 1
                 k_err = r_err_order + 1.0
