@@ -394,7 +394,9 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
             rtab_obj.m, rtab_obj.e, rtab_obj.dense, float(rtab_obj.error_order))
 
-    out = np.full((n_members, t.size, n_states), np.nan)
+    # every row is written by the kernel (NaN after a failure); left uninitialised
+    # here, its pages are first touched by the solver threads, in parallel
+    out = np.empty((n_members, t.size, n_states))
     status = np.full(n_members, K.NOT_RUN, dtype=np.int64)
     t_last = np.full(n_members, np.nan)
     stats = np.zeros((n_members, K.N_STATS), dtype=np.int64)
