@@ -374,6 +374,18 @@ def no_hook(t, y, p, target, amount, tag):  # pragma: no cover - placeholder
 _ROWWISE_MIN = 8
 
 
+@njit(inline="always", error_model="numpy")
+def _add_rows(X, wa, wb, s, a, b):
+    """``a += wa @ X[:s]`` and ``b += wb @ X[:s]``, row by row (each entry in order of j)."""
+    n = a.shape[0]
+    for j in range(s):
+        cj = wa[j]
+        dj = wb[j]
+        for i in range(n):
+            a[i] += cj * X[j, i]
+            b[i] += dj * X[j, i]
+
+
 @njit(error_model="numpy", _nrt=False)
 def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     """One explicit Runge-Kutta step; K[0] must hold f(t, y) on entry."""
@@ -417,12 +429,7 @@ def _rk_step(rhs, lin, t, h, y, p, f0, a, b, e, c, K, ynew, errv, ytmp):
     for i in range(n):
         ynew[i] = 0.0
         errv[i] = 0.0
-    for j in range(s):
-        bj = b[j]
-        ej = e[j]
-        for i in range(n):
-            ynew[i] += bj * K[j, i]
-            errv[i] += ej * K[j, i]
+    _add_rows(K, b, e, s, ynew, errv)
     for i in range(n):
         ynew[i] = y[i] + h * ynew[i]
         errv[i] = h * errv[i]
@@ -455,36 +462,52 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
         _build_w(J, fac, W, rowmax)  # the elimination overwrote it
     if not sparse and not _w_factor(W, piv, nsplit):
         return 0, False
-    if n < _ROWWISE_MIN:
-        return _ros_stages_small(rhs, lin, t, h, y, p, f0, dfdt, W, piv, a, c, alpha, gammai,
-                                 m, e, U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse)
-    # The stage sums run over whole rows of U (contiguous, so they vectorise);
-    # each entry still adds its terms in order of j, as a sum per entry would
-    # (the same numbers as _ros_stages_small).
+    # Small systems sum each entry's terms in turn; larger ones run the same sums
+    # over whole rows of U (contiguous, so they vectorise), each entry's terms
+    # still in order of j: the same numbers either way.
+    rowwise = n >= _ROWWISE_MIN
     nf = 0
     for st in range(s):
         if st == 0:
             for i in range(n):
                 ftmp[i] = f0[i]
         else:
-            for i in range(n):
-                ytmp[i] = y[i]
-            for j in range(st):
-                aij = a[st, j]
-                if aij != 0.0:
-                    for i in range(n):
-                        ytmp[i] += aij * U[j, i]
+            if rowwise:
+                for i in range(n):
+                    ytmp[i] = y[i]
+                for j in range(st):
+                    aij = a[st, j]
+                    if aij != 0.0:
+                        for i in range(n):
+                            ytmp[i] += aij * U[j, i]
+            else:
+                for i in range(n):
+                    acc = y[i]
+                    for j in range(st):
+                        aij = a[st, j]
+                        if aij != 0.0:
+                            acc += aij * U[j, i]
+                    ytmp[i] = acc
             _call_rhs(rhs, lin, t + alpha[st] * h, ytmp, p, ftmp)
             nf += 1
         hg = h * gammai[st]
-        for i in range(n):
-            U[st, i] = ftmp[i] + hg * dfdt[i]
-        for j in range(st):
-            cij = c[st, j]
-            if cij != 0.0:
-                ch = cij / h
-                for i in range(n):
-                    U[st, i] += ch * U[j, i]
+        if rowwise:
+            for i in range(n):
+                U[st, i] = ftmp[i] + hg * dfdt[i]
+            for j in range(st):
+                cij = c[st, j]
+                if cij != 0.0:
+                    ch = cij / h
+                    for i in range(n):
+                        U[st, i] += ch * U[j, i]
+        else:
+            for i in range(n):
+                acc = ftmp[i] + hg * dfdt[i]
+                for j in range(st):
+                    cij = c[st, j]
+                    if cij != 0.0:
+                        acc += (cij / h) * U[j, i]
+                U[st, i] = acc
         if sparse:
             sparse_lu_solve(W, lptr, lidx, uptr, uidx, U[st])
         else:
@@ -492,57 +515,13 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     for i in range(n):
         ynew[i] = y[i]
         errv[i] = 0.0
-    for j in range(s):
-        mj = m[j]
-        ej = e[j]
+    if rowwise:
+        _add_rows(U, m, e, s, ynew, errv)
+    else:
         for i in range(n):
-            ynew[i] += mj * U[j, i]
-            errv[i] += ej * U[j, i]
-    return nf, True
-
-
-@njit(inline="always", error_model="numpy")
-def _ros_stages_small(rhs, lin, t, h, y, p, f0, dfdt, W, piv, a, c, alpha, gammai, m, e, U,
-                      ynew, errv, ytmp, ftmp, nsplit, sp, sparse):
-    """The stages of :func:`_ros_step` with one sum per entry (small systems)."""
-    n = y.shape[0]
-    s = m.shape[0]
-    _, lptr, lidx, uptr, uidx, _fill = sp
-    nf = 0
-    for st in range(s):
-        if st == 0:
-            for i in range(n):
-                ftmp[i] = f0[i]
-        else:
-            for i in range(n):
-                acc = y[i]
-                for j in range(st):
-                    aij = a[st, j]
-                    if aij != 0.0:
-                        acc += aij * U[j, i]
-                ytmp[i] = acc
-            _call_rhs(rhs, lin, t + alpha[st] * h, ytmp, p, ftmp)
-            nf += 1
-        hg = h * gammai[st]
-        for i in range(n):
-            acc = ftmp[i] + hg * dfdt[i]
-            for j in range(st):
-                cij = c[st, j]
-                if cij != 0.0:
-                    acc += (cij / h) * U[j, i]
-            U[st, i] = acc
-        if sparse:
-            sparse_lu_solve(W, lptr, lidx, uptr, uidx, U[st])
-        else:
-            _w_solve(W, piv, U[st], nsplit)
-    for i in range(n):
-        accm = y[i]
-        acce = 0.0
-        for j in range(s):
-            accm += m[j] * U[j, i]
-            acce += e[j] * U[j, i]
-        ynew[i] = accm
-        errv[i] = acce
+            for j in range(s):
+                ynew[i] += m[j] * U[j, i]
+                errv[i] += e[j] * U[j, i]
     return nf, True
 
 
