@@ -403,6 +403,9 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
 
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
+    # members are handed to threads one at a time as they finish, not in equal
+    # shares up front: their costs differ, and the last share would hold the rest
+    previous_chunk = numba.set_parallel_chunksize(1)
     try:
         if lin is None:
             kernel(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
@@ -414,6 +417,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
                           t_last, stats, *lin)
     finally:
         numba.set_num_threads(previous)
+        numba.set_parallel_chunksize(previous_chunk)
 
     return EnsembleResult(
         t=t, y=out, status=status, t_reached=t_last,
