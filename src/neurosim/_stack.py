@@ -42,15 +42,15 @@ def _stack_array(context, builder, arrty, dims, static):
     reserved once in the function's entry block; otherwise where the call is.
     """
     intp = context.get_value_type(types.intp)
-    count = ir.Constant(intp, 1)
-    for d in dims:
-        count = builder.mul(count, d)
     if static:
         total = 1
         for d in dims:
             total *= d.constant
         data = cgutils.alloca_once(builder, _F64, size=max(total, 1))
     else:
+        count = ir.Constant(intp, 1)
+        for d in dims:
+            count = builder.mul(count, d)
         data = builder.alloca(_F64, size=count)
     item = ir.Constant(intp, 8)
     strides = []
@@ -79,6 +79,15 @@ def _dims(context, builder, sig, args):
     return dims, static
 
 
+def _codegen(arrty):
+    """Lowering of a stack array of type ``arrty`` with the call's sizes."""
+    def codegen(context, builder, sig, args):
+        dims, static = _dims(context, builder, sig, args)
+        return _stack_array(context, builder, arrty, dims, static)
+
+    return codegen
+
+
 def _check_int(name, *tys):
     for ty in tys:
         if not isinstance(ty, types.Integer):
@@ -90,12 +99,7 @@ def stack_empty(typingctx, n):
     """``np.empty(n)`` of float64 in the caller's stack frame (see the module notes)."""
     _check_int("stack_empty", n)
     arrty = types.Array(types.float64, 1, "C")
-
-    def codegen(context, builder, sig, args):
-        dims, static = _dims(context, builder, sig, args)
-        return _stack_array(context, builder, arrty, dims, static)
-
-    return arrty(n), codegen
+    return arrty(n), _codegen(arrty)
 
 
 @intrinsic(prefer_literal=True)
@@ -103,9 +107,4 @@ def stack_empty_2d(typingctx, n0, n1):
     """``np.empty((n0, n1))`` of float64, C order, in the caller's stack frame."""
     _check_int("stack_empty_2d", n0, n1)
     arrty = types.Array(types.float64, 2, "C")
-
-    def codegen(context, builder, sig, args):
-        dims, static = _dims(context, builder, sig, args)
-        return _stack_array(context, builder, arrty, dims, static)
-
-    return arrty(n0, n1), codegen
+    return arrty(n0, n1), _codegen(arrty)

@@ -173,6 +173,15 @@ _HISTORY_METHOD = "rodas5p"  # its method (see _natural_history)
 _HISTORY_WINDOW = 91  # days solved at a time while waiting for presentation
 
 
+def _history_window_days(history_h: float) -> int:
+    """Days of the natural history's windows under a presentation rule.
+
+    At least the lead-in (``history``), so that a lead-in starts in the
+    window of its presentation or the one before (see _natural_history).
+    """
+    return max(_HISTORY_WINDOW, int(round(history_h / HOURS_PER_DAY)))
+
+
 # ----------------------------------------------------------------------------- compiled
 
 
@@ -525,7 +534,7 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
     # windows are fixed days, so a patient's course does not depend on who else
     # is in the batch. The lead-in starts `first` days before presentation: with
     # windows at least that long, only the previous window's days must be kept.
-    w = max(_HISTORY_WINDOW, first)
+    w = _history_window_days(sc.history)
     y_lead = np.full((n, y_diag.shape[1]), np.nan)
     st = np.zeros(n, dtype=np.int64)
     reached = np.zeros(n)
@@ -538,8 +547,7 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
     while a < n_days and active.size:
         b = min(n_days, a + w)
         t = np.arange(a, b + 1) * HOURS_PER_DAY
-        pa = p0 if p0.ndim == 1 else p0[active]
-        ya, sta, ra, _ = _solve(y_now, t, pa, ct0, atol, rtol, threads, None, chunk, None,
+        ya, sta, ra, _ = _solve(y_now, t, p0[active], ct0, atol, rtol, threads, None, chunk, None,
                                 _HISTORY_METHOD)
         st[active] = sta
         reached[active] = ra
@@ -563,14 +571,12 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
         if before.any() and y_prev is not None:
             y_lead[active[rows[before]]] = y_prev[rows[before], k[before] + w]
         keep = ~done
-        if rep is not None:
-            rep.update(int(rows.size))
+        rep.update(int(rows.size))
         active = active[keep]
         y_prev = ya[keep]
         y_now = ya[keep, -1, :]
         a = b
-    if rep is not None:
-        rep.update(int(active.size))
+    rep.update(int(active.size))
     start = day * HOURS_PER_DAY
     # a patient whose history failed keeps NaN; start them at diagnosis for the record
     bad = ~np.all(np.isfinite(y_lead), axis=1)

@@ -164,11 +164,7 @@ def _capsule_stretch(v, p):
     d50 = p[P_CAPSULE_STRETCH_DIAMETER]
     v50 = (math.pi / 6.0) * d50 * d50 * d50
     m = p[P_CAPSULE_STRETCH_HILL] / 3.0          # Hill in diameter -> in volume
-    r = v / v50
-    if m == 2.0:  # the table value (Hill 6 in diameter): one product instead of pow
-        x = r * r
-    else:
-        x = r ** m
+    x = (v / v50) ** m
     return x / (1.0 + x), m * x / (v * (1.0 + x) * (1.0 + x))
 
 

@@ -84,7 +84,7 @@ def default_batch_size(sweep, *, parallel: int = 1) -> int:
 def memory_batch_size(sweep) -> int:
     """Patients of a batch that fit about 64 MiB of working memory (16 to 1024)."""
     from ..model import N_CORE
-    from ..simulation import _HISTORY_WINDOW
+    from ..simulation import _history_window_days
     from .store import time_axis
 
     t = time_axis(sweep)
@@ -93,7 +93,7 @@ def memory_batch_size(sweep) -> int:
     ct = sc.plan.compile(n_core=N_CORE, p_offset=0, t_end=sc.duration)
     n_states = N_CORE + ct.n_states
     # the natural history keeps two windows of daily states (simulation._natural_history)
-    hist_days = (2 * max(_HISTORY_WINDOW, sweep.base.history / 24.0) + 2
+    hist_days = (2 * _history_window_days(sweep.base.history) + 2
                  if sweep.base.presentation_nrs is not None else 2)
     per_patient = 8 * ((t.size + n_days) * n_states * 2 + t.size * 50 + hist_days * N_CORE * 2)
     b = int((64 << 20) // max(per_patient, 1))

@@ -209,12 +209,8 @@ def _hill(c, ec50, h):
         if h == 1.0:
             return 0.0, 1.0 / ec50
         return 0.0, 0.0
-    if h == 1.0:  # the common case, without two calls to pow (same numbers)
-        ch = c
-        eh = ec50
-    else:
-        ch = c ** h
-        eh = ec50 ** h
+    ch = c ** h
+    eh = ec50 ** h
     den = ch + eh
     return ch / den, h * ch / c * eh / (den * den)
 
@@ -258,7 +254,7 @@ def _spinal_opioid(u, T, emax, h, rebound):
     """Opioid factor on spinal transmission and its derivatives in u and T."""
     v = u / (1.0 + T)
     if v > 0.0:
-        vh = v if h == 1.0 else v ** h  # (pow(v, 1) is v)
+        vh = v ** h
         g = vh / (1.0 + vh)
         gp = h * vh / v / ((1.0 + vh) * (1.0 + vh))
     else:
