@@ -24,6 +24,8 @@ Rules of use (they are not checked):
 """
 from __future__ import annotations
 
+from . import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError

@@ -79,6 +79,8 @@ repeats the measurement on a small population.
 """
 from __future__ import annotations
 
+from . import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import math
 import time
 from dataclasses import dataclass, field

@@ -8,6 +8,8 @@ procedure.
 """
 from __future__ import annotations
 
+from . import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import numpy as np
 from numba import njit
 

@@ -36,6 +36,8 @@ function that checks the whole path.
 """
 from __future__ import annotations
 
+from .. import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import json
 import math
 import warnings

@@ -14,6 +14,8 @@ the table and the state and slot lists.
 """
 from __future__ import annotations
 
+from .. import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import math
 
 import numpy as np

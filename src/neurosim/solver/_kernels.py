@@ -17,6 +17,8 @@ cached with, the ensemble kernel generated for each right-hand side (see
 """
 from __future__ import annotations
 
+from .. import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload

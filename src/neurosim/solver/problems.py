@@ -11,6 +11,8 @@ Importable by module path, so their ensemble kernels are cached on disk.
 """
 from __future__ import annotations
 
+from .. import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import numpy as np
 from numba import njit
 

@@ -124,6 +124,8 @@ constipation ``K`` relaxes to ``up / (up + u50_K)`` without tolerance.
 """
 from __future__ import annotations
 
+from .. import _indexing  # noqa: F401  (compiled code indexes without wraparound)
+
 import math
 from dataclasses import dataclass, field
 
