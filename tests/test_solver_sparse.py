@@ -30,7 +30,7 @@ def _factor_and_solve(A, pattern, b):
     ok = K.sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx)
     x = b.copy()
     if ok:
-        K.sparse_lu_solve(W, lptr, lidx, uptr, uidx, x)
+        K.sparse_lu_solve(W, rowmax, lptr, lidx, uptr, uidx, x)
     return use, ok, x, fill
 
 

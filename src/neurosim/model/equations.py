@@ -21,6 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .._power import power
 from .parameters import N_MODEL_PARAMS
 from .states import N_CORE, N_SLOTS
 
@@ -166,7 +167,7 @@ def _capsule_stretch(v, p):
     d50 = p[P_CAPSULE_STRETCH_DIAMETER]
     v50 = (math.pi / 6.0) * d50 * d50 * d50
     m = p[P_CAPSULE_STRETCH_HILL] / 3.0          # Hill in diameter -> in volume
-    x = (v / v50) ** m
+    x = power(v / v50, m)
     return x / (1.0 + x), m * x / (v * (1.0 + x) * (1.0 + x))
 
 

@@ -92,8 +92,8 @@ _NONSTIFF_HNORM = 1.5
 # pivoting in place, then forward and back substitution.
 
 @njit(inline="always", error_model="numpy")
-def lu_factor(a, piv):
-    """Factor ``a`` in place as P A = L U. Returns False when singular."""
+def lu_factor(a, piv, dinv):
+    """Factor ``a`` in place as P A = L U, reciprocal pivots in ``dinv``. False when singular."""
     n = a.shape[0]
     for k in range(n):
         p = k
@@ -112,6 +112,7 @@ def lu_factor(a, piv):
                 a[k, j] = a[p, j]
                 a[p, j] = tmp
         inv = 1.0 / a[k, k]
+        dinv[k] = inv
         for i in range(k + 1, n):
             a[i, k] *= inv
         # rank-1 update without branches: independent operations pipeline well
@@ -123,8 +124,13 @@ def lu_factor(a, piv):
 
 
 @njit(inline="always", error_model="numpy")
-def lu_solve(lu, piv, b):
-    """Solve A x = b in place given the factors from :func:`lu_factor`."""
+def lu_solve(lu, piv, dinv, b):
+    """Solve A x = b in place given the factors from :func:`lu_factor`.
+
+    Multiplies by the reciprocal pivots: a division's latency would sit on
+    the back substitution's critical path (the sparse solve does the same,
+    so both give the same numbers on the same matrix).
+    """
     n = lu.shape[0]
     for k in range(n):
         p = piv[k]
@@ -140,7 +146,7 @@ def lu_solve(lu, piv, b):
         s = b[i]
         for j in range(i + 1, n):
             s -= lu[i, j] * b[j]
-        b[i] = s / lu[i, i]
+        b[i] = s * dinv[i]
 
 
 # Sparse LU without pivoting, on a pattern fixed per member (read from its
@@ -205,13 +211,20 @@ def sparse_symbolic(pattern, idx):
 
 @njit(inline="always", error_model="numpy")
 def sparse_lu_factor(a, rowmax, lptr, lidx, uptr, uidx):
-    """Factor ``a`` in place as L U on its symbolic pattern; False on a small pivot."""
+    """Factor ``a`` in place as L U on its symbolic pattern; False on a small pivot.
+
+    ``rowmax`` holds each row's largest magnitude (for the pivot test) and is
+    overwritten with the reciprocal pivots, which :func:`sparse_lu_solve`
+    multiplies by: a division's latency sits on the back substitution's
+    critical path, a multiplication's is a third of it.
+    """
     n = a.shape[0]
     for k in range(n):
         pk = a[k, k]
         if not abs(pk) > _SPARSE_PIVOT_TOL * rowmax[k]:  # also catches NaN
             return False
         inv = 1.0 / pk
+        rowmax[k] = inv
         for q in range(lptr[k], lptr[k + 1]):
             i = lidx[q]
             lik = a[i, k] * inv
@@ -223,8 +236,9 @@ def sparse_lu_factor(a, rowmax, lptr, lidx, uptr, uidx):
 
 
 @njit(inline="always", error_model="numpy")
-def sparse_lu_solve(lu, lptr, lidx, uptr, uidx, b):
-    """Solve ``A x = b`` in place with the factors from :func:`sparse_lu_factor`."""
+def sparse_lu_solve(lu, dinv, lptr, lidx, uptr, uidx, b):
+    """Solve ``A x = b`` in place with the factors and reciprocal pivots ``dinv``
+    from :func:`sparse_lu_factor`."""
     n = lu.shape[0]
     for k in range(n):
         bk = b[k]
@@ -237,7 +251,7 @@ def sparse_lu_solve(lu, lptr, lidx, uptr, uidx, b):
         for r in range(uptr[k], uptr[k + 1]):
             j = uidx[r]
             acc -= lu[k, j] * b[j]
-        b[k] = acc / lu[k, k]
+        b[k] = acc * dinv[k]
 
 
 @njit(inline="always", error_model="numpy")
@@ -447,7 +461,8 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     ``sparse``: factorise on the symbolic pattern ``sp`` (see
     :func:`sparse_symbolic`), whose entries row by row are ``fptr``/``fcol``
     (:func:`fill_rows`), falling back to the dense factorisation on a small
-    pivot.
+    pivot. ``rowmax`` is scratch: the row maxima of W for the pivot test,
+    then the factorisation's reciprocal pivots.
 
     Returns (number of rhs evaluations, True if the iteration matrix was
     factorised, False if it was singular).
@@ -463,7 +478,7 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     if sparse and not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
         sparse = False
         _build_w(J, fac, W, rowmax)  # the elimination overwrote it
-    if not sparse and not _w_factor(W, piv, nsplit):
+    if not sparse and not _w_factor(W, piv, rowmax, nsplit):
         return 0, False
     # Small systems sum each entry's terms in turn; larger ones run the same sums
     # over whole rows of U (contiguous, so they vectorise), each entry's terms
@@ -512,9 +527,9 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
                         acc += (cij / h) * U[j, i]
                 U[st, i] = acc
         if sparse:
-            sparse_lu_solve(W, lptr, lidx, uptr, uidx, U[st])
+            sparse_lu_solve(W, rowmax, lptr, lidx, uptr, uidx, U[st])
         else:
-            _w_solve(W, piv, U[st], nsplit)
+            _w_solve(W, piv, rowmax, U[st], nsplit)
     for i in range(n):
         ynew[i] = y[i]
         errv[i] = 0.0
@@ -579,7 +594,7 @@ def _build_w(J, fac, W, rowmax):
 
 
 @njit(inline="always", error_model="numpy")
-def _w_factor(W, piv, nsplit):
+def _w_factor(W, piv, dinv, nsplit):
     """Factorise the iteration matrix, by diagonal blocks when it is block triangular.
 
     With ``nsplit = k > 0`` the states ``y[k:]`` do not depend on ``y[:k]``
@@ -588,26 +603,26 @@ def _w_factor(W, piv, nsplit):
     of n^3/3.
     """
     if nsplit <= 0:
-        return lu_factor(W, piv)
-    if not lu_factor(W[:nsplit, :nsplit], piv[:nsplit]):
+        return lu_factor(W, piv, dinv)
+    if not lu_factor(W[:nsplit, :nsplit], piv[:nsplit], dinv[:nsplit]):
         return False
-    return lu_factor(W[nsplit:, nsplit:], piv[nsplit:])
+    return lu_factor(W[nsplit:, nsplit:], piv[nsplit:], dinv[nsplit:])
 
 
 @njit(inline="always", error_model="numpy")
-def _w_solve(W, piv, b, nsplit):
+def _w_solve(W, piv, dinv, b, nsplit):
     """Solve W x = b in place with the factors from :func:`_w_factor`."""
     if nsplit <= 0:
-        lu_solve(W, piv, b)
+        lu_solve(W, piv, dinv, b)
         return
     n = b.shape[0]
-    lu_solve(W[nsplit:, nsplit:], piv[nsplit:], b[nsplit:])
+    lu_solve(W[nsplit:, nsplit:], piv[nsplit:], dinv[nsplit:], b[nsplit:])
     for i in range(nsplit):
         acc = b[i]
         for j in range(nsplit, n):
             acc -= W[i, j] * b[j]
         b[i] = acc
-    lu_solve(W[:nsplit, :nsplit], piv[:nsplit], b[:nsplit])
+    lu_solve(W[:nsplit, :nsplit], piv[:nsplit], dinv[:nsplit], b[:nsplit])
 
 
 @njit(error_model="numpy", _nrt=False)

@@ -132,6 +132,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from .._power import power
 from ..errors import ScenarioError, NeurosimValueError
 from .library import DrugLibrary, load_library
 from .liver import disposition, liver_state, load_liver_states, safety_flags, daily_max
@@ -211,8 +212,8 @@ def _hill(c, ec50, h):
         if h == 1.0:
             return 0.0, 1.0 / ec50
         return 0.0, 0.0
-    ch = c ** h
-    eh = ec50 ** h
+    ch = power(c, h)
+    eh = power(ec50, h)
     den = ch + eh
     return ch / den, h * ch / c * eh / (den * den)
 
@@ -256,7 +257,7 @@ def _spinal_opioid(u, T, emax, h, rebound):
     """Opioid factor on spinal transmission and its derivatives in u and T."""
     v = u / (1.0 + T)
     if v > 0.0:
-        vh = v ** h
+        vh = power(v, h)
         g = vh / (1.0 + vh)
         gp = h * vh / v / ((1.0 + vh) * (1.0 + vh))
     else:
