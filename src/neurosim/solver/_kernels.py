@@ -870,9 +870,12 @@ def lin_jac(jac, t, ys, pe, js, dfdt, lin):
     n, nl, m = _lin_sizes(pe)
     o_ts, o_c, o_lam, o_v, o_vi, o_ex, total = _lin_offsets(nl)
     _lin_expand(t, ys, pe, yf, stepped, closed, vptr, vidx)
-    for i in range(n):
+    # Only the stepped states' rows are read below, so only they are zeroed
+    # (the closed-form rows may keep what the last call wrote).
+    for a in range(m):
+        ia = stepped[a]
         for j in range(n):
-            jf[i, j] = 0.0
+            jf[ia, j] = 0.0
     jac(t, yf, p_user, jf)
     for a in range(m):
         ia = stepped[a]
@@ -1214,7 +1217,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, etab, rtab, autonomou
                 if not jac_current:
                     if has_jac:
                         # zeroed first, so a Jacobian may write only its non-zeros
-                        # (lin_jac zeroes its full-size matrix and copies every entry)
+                        # (lin_jac zeroes the rows of its full-size matrix that it copies)
                         if lin is None:
                             for i in range(n):
                                 for j in range(n):
