@@ -11,7 +11,9 @@ same results.
 
 :func:`install`, run when this module is first imported, makes Numba skip
 the wraparound in functions defined in the ``neurosim`` package only. Every
-neurosim module that defines compiled functions imports this one first. Everyone else's code, including a user's
+neurosim module that defines compiled functions imports this one first
+(which also installs :mod:`neurosim._jitcache`: their disk cache follows
+every file of the package). Everyone else's code, including a user's
 right-hand side passed to :func:`neurosim.solver.solve_ensemble`, keeps
 Python's meaning. The rule for neurosim's own compiled code is therefore:
 **never index an array with a negative number**. Write ``a[n - 1]``, not
@@ -34,6 +36,10 @@ from __future__ import annotations
 import os
 
 from numba.core import cgutils, types
+
+# The other Numba setting for neurosim's own functions: their disk cache is
+# invalidated by a change to any file of the package (see neurosim._jitcache).
+from . import _jitcache  # noqa: F401
 
 try:
     from numba.np import arrayobj as _arrayobj
