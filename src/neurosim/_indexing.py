@@ -61,9 +61,11 @@ def _own(builder) -> bool:
         return False
 
 
-def _fix_integer_index(context, builder, idxty, idx, size):
-    if not (idxty.signed and _own(builder)):
-        return _original(context, builder, idxty, idx, size)
+def _fix_integer_index(context, builder, idxty, idx, size, *more, **named):
+    # Anything but the call this was written for (a later Numba's extra
+    # arguments) goes to Numba's own function unchanged.
+    if more or named or not (getattr(idxty, "signed", False) and _own(builder)):
+        return _original(context, builder, idxty, idx, size, *more, **named)
     ind = context.cast(builder, idx, idxty, types.intp)
     if _CHECK:
         negative = builder.icmp_signed("<", ind, ind.type(0))
