@@ -101,9 +101,15 @@ def test_check_mode_reports_a_negative_index(tmp_path):
 
 
 def test_solver_model_and_treatments_never_index_negatively(tmp_path):
-    """Check mode over every solver method, closed form, finite-difference and
-    analytic Jacobians, dosing, and the demo's scenarios (the standard comparison
-    under both liver states, shortened)."""
+    """Check mode over every solver method, the closed form, dosing, and the demo's
+    scenarios (the standard comparison under both liver states, shortened).
+
+    Each kernel compiles afresh here (about 25 s), so the list is kept to one
+    kernel per code path: HIRES (the sparse factorisation, both method
+    families, the switch), oral PK with doses in closed form, and the disease
+    model with its drug layer (closed form, dose hook, natural history). The
+    whole suite was also run once in check mode, with no negative index.
+    """
     out = _run_checked("""
         import numpy as np
         from neurosim.solver import solve_ensemble
@@ -116,15 +122,12 @@ def test_solver_model_and_treatments_never_index_negatively(tmp_path):
             r = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, p, jac=P.hires_jac, method=method,
                                rtol=1e-6, atol=1e-9, threads=2)
             assert (r.status == 0).all(), method
-        r = solve_ensemble(P.hires_rhs, P.HIRES_Y0, t, P.HIRES_P, method="rodas4")
-        assert (r.status == 0).all()
 
         t = np.linspace(0.0, 72.0, 13)
         doses = (np.arange(0.0, 72.0, 12.0), np.zeros(6, dtype=int), np.full(6, 100.0))
-        for linear in (None, "auto"):
-            r = solve_ensemble(P.oral_pk_rhs, [0.0, 0.0], t, [[1.0, 0.1], [1.5, 0.2]],
-                               jac=P.oral_pk_jac, doses=doses, method="rodas4", linear=linear)
-            assert (r.status == 0).all(), linear
+        r = solve_ensemble(P.oral_pk_rhs, [0.0, 0.0], t, [[1.0, 0.1], [1.5, 0.2]],
+                           jac=P.oral_pk_jac, doses=doses, method="rodas4", linear="auto")
+        assert (r.status == 0).all()
 
         from neurosim._cli_demo import demo_scenarios
         scenarios = demo_scenarios(quick=True)
