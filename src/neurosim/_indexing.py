@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - a Numba without this module
 _OWN_PREFIX = "_ZN8neurosim"
 
 _original = None
+_CHECK = os.environ.get("NEUROSIM_CHECK_INDEX", "") not in ("", "0")
 
 
 def _own(builder) -> bool:
@@ -74,9 +75,6 @@ def _fix_integer_index(context, builder, idxty, idx, size, *more, **named):
                            + builder.function.name + "\n", ind)
         ind = builder.select(negative, builder.add(ind, size), ind)
     return ind
-
-
-_CHECK = os.environ.get("NEUROSIM_CHECK_INDEX", "") not in ("", "0")
 
 
 def install() -> bool:

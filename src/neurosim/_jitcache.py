@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - a Numba without this module
 PACKAGE_DIR = Path(__file__).resolve().parent
 _SUFFIXES = (".py", ".toml", ".csv")
 _digest: str | None = None
+_original_classes: list = []  # Numba's own locators, tried in order by ours
 
 
 def package_digest() -> str:
@@ -89,8 +90,6 @@ if _caching is not None and hasattr(_caching, "_CacheLocator"):
             return None
 else:  # pragma: no cover - depends on the Numba release
     PackageStampLocator = None
-
-_original_classes: list = []
 
 
 def _locator_list():
