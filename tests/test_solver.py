@@ -249,22 +249,24 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
 
 
 @numba.njit
-def _fixed_rk(n_steps, t_end, a, b, e, c, dense):
+def _fixed_rk(n_steps, t_end):
+    """Fixed steps of the compiled explicit step (Dormand-Prince 5(4))."""
     n = 2
     h = t_end / n_steps
     y = np.array([0.25, 1.0])
     p = np.zeros(1)
     f0 = np.empty(n)
-    Kst = np.empty((b.size, n))
+    Kst = np.empty((K.RK_STAGES, n))
     ynew = np.empty(n)
     err = np.empty(n)
     yt = np.empty(n)
+    ys = np.empty(n)
     mid = np.empty((n_steps, n))
     t = 0.0
     for k in range(n_steps):
         _conv_rhs(t, y, p, f0)
-        K._rk_step(_conv_rhs, None, t, h, y, p, f0, a, b, e, c, Kst, ynew, err, yt)
-        K._rk_dense(0.5, h, y, Kst, dense, mid[k])
+        K._rk_step(_conv_rhs, None, t, h, y, p, f0, Kst, ynew, err, yt, ys)
+        K._rk_dense(0.5, h, y, Kst, mid[k])
         y[:] = ynew
         t = (k + 1) * h
     return y, mid
@@ -306,11 +308,55 @@ def test_rodas5p_order_of_convergence():
 
 def test_dp5_order_of_convergence():
     """Global order 5; Shampine's dense output of order 4 (error O(h^5))."""
-    tab = T.DP5
-    end, mid = _observed_orders(
-        lambda n: _fixed_rk(n, 2.0, tab.a, tab.b, tab.e, tab.c, tab.dense), [16, 32, 64, 128])
+    end, mid = _observed_orders(lambda n: _fixed_rk(n, 2.0), [16, 32, 64, 128])
     assert np.all(np.abs(end[-2:] - 5.0) < 0.3), end
     assert np.all(mid[-2:] > 4.7), mid
+
+
+def _numpy_rk_step(t, h, y, a, b, e, c):
+    """The explicit step written from the Butcher table with NumPy, stage by stage."""
+    s = len(b)
+    k = np.zeros((s, y.size))
+    for i in range(s):
+        f = np.empty(y.size)
+        _conv_rhs(t + c[i] * h, y + h * (a[i, :i] @ k[:i]), None, f)
+        k[i] = f
+    return y + h * (b @ k), h * (e @ k), k
+
+
+def test_compiled_explicit_step_matches_its_table():
+    """The step compiled with literal coefficients (neurosim.solver._unroll) is the
+    Dormand-Prince table: new solution, error estimate, stages and dense output agree
+    with a NumPy evaluation of T.DP5 to 1e-15 relative (roundoff of a few terms; the
+    error estimate to the roundoff of its terms)."""
+    tab = T.DP5
+    t, h = 0.3, 0.17
+    y = np.array([0.4, -0.7])
+    ynew_ref, err_ref, k_ref = _numpy_rk_step(t, h, y, tab.a, tab.b, tab.e, tab.c)
+    f0 = np.empty(2)
+    _conv_rhs(t, y, None, f0)
+    Kst = np.empty((K.RK_STAGES, 2))
+    ynew, err, yt, ys = (np.empty(2) for _ in range(4))
+    nf = K._rk_step(_conv_rhs, None, t, h, y, np.zeros(1), f0, Kst, ynew, err, yt, ys)
+    assert nf == tab.stages - 1
+    np.testing.assert_allclose(Kst, k_ref, rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(ynew, ynew_ref, rtol=1e-15, atol=1e-16)
+    # the estimate is a difference of near-equal sums: compare at the roundoff of
+    # its terms, 8 eps * h * sum |e_j K_j| (NumPy sums in another order)
+    bound = 8 * np.finfo(float).eps * h * (np.abs(tab.e) @ np.abs(k_ref))
+    assert np.all(np.abs(err - err_ref) <= bound), (err - err_ref, bound)
+    # the input of the stage before the FSAL one, kept for the stiffness test
+    np.testing.assert_allclose(ys, y + h * (tab.a[-2, :-2] @ k_ref[:-2]), rtol=1e-15)
+    for theta in (0.0, 0.25, 0.6, 1.0):
+        out = np.empty(2)
+        K._rk_dense(theta, h, y, Kst, out)
+        powers = theta ** np.arange(1, tab.dense.shape[1] + 1)
+        ref = y + h * ((tab.dense @ powers) @ k_ref)
+        np.testing.assert_allclose(out, ref, rtol=1e-15, atol=1e-16)
+    # the continuous extension ends at the step's solution
+    out = np.empty(2)
+    K._rk_dense(1.0, h, y, Kst, out)
+    np.testing.assert_allclose(out, ynew, rtol=1e-14)
 
 
 @pytest.mark.parametrize("method", ["rodas4", "dp5"])

@@ -1,8 +1,10 @@
 """Coefficient tables of the integration methods, held as data.
 
-One generic compiled kernel per method family (explicit Runge-Kutta,
-Rosenbrock) runs whichever table it is given; adding a method of an
-existing family is adding a table here.
+The Rosenbrock kernel runs whichever table it is given, so adding a
+Rosenbrock method is adding a table here. The explicit family's step is
+compiled from its table with the coefficients as constants
+(:mod:`neurosim.solver._unroll`); ``EXPLICIT`` holds that one table, and a
+second explicit method would also need its own step in the kernel.
 
 Explicit Runge-Kutta tables
 ---------------------------

@@ -11,7 +11,7 @@ from numba.core.registry import CPUDispatcher
 from ..errors import NeurosimKeyError, NeurosimTypeError, NeurosimValueError, did_you_mean
 from . import _kernels as K
 from ._codegen import get_kernel
-from ._tableaus import EXPLICIT, ROSENBROCK, DP5, RODAS4
+from ._tableaus import EXPLICIT, ROSENBROCK, RODAS4
 
 __all__ = ["solve_ensemble", "EnsembleResult", "Status", "METHODS"]
 
@@ -282,12 +282,14 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         raise NeurosimValueError(
             f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
             + did_you_mean(str(method), METHODS))
+    # The explicit family's method (Dormand-Prince 5(4), the one table in
+    # EXPLICIT) is compiled into the kernel; the Rosenbrock table is passed.
     if method == "auto":
-        family, etab_obj, rtab_obj = K.FAMILY_AUTO, DP5, RODAS4
+        family, rtab_obj = K.FAMILY_AUTO, RODAS4
     elif method in EXPLICIT:
-        family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
+        family, rtab_obj = K.FAMILY_EXPLICIT, RODAS4
     else:
-        family, etab_obj, rtab_obj = K.FAMILY_ROSENBROCK, DP5, ROSENBROCK[method]
+        family, rtab_obj = K.FAMILY_ROSENBROCK, ROSENBROCK[method]
 
     y0a = _as_float_array("y0", y0, (1, 2))
     y0a = np.ascontiguousarray(y0a if y0a.ndim == 2 else y0a[None, :])
@@ -389,8 +391,6 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
                 "linear= needs the analytic Jacobian (jac=...), from which the linear "
                 "states and their matrix are read")
         lin = _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states)
-    etab = (etab_obj.a, etab_obj.b, etab_obj.e, etab_obj.c, etab_obj.dense,
-            float(etab_obj.error_order))
     rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
             rtab_obj.m, rtab_obj.e, rtab_obj.dense, float(rtab_obj.error_order))
 
@@ -408,11 +408,11 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     previous_chunk = numba.set_parallel_chunksize(1)
     try:
         if lin is None:
-            kernel(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
+            kernel(family, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
                    damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
                    t_last, stats)
         else:
-            kernel.linear(family, etab, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
+            kernel.linear(family, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
                           damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
                           t_last, stats, *lin)
     finally:
