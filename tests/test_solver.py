@@ -211,7 +211,7 @@ def _conv_exact(t):
 
 
 @numba.njit
-def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
+def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense, last_stage=False):
     n = 2
     h = t_end / n_steps
     y = np.array([0.25, 1.0])
@@ -241,7 +241,7 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense):
         dfdt[0] = 0.0
         dfdt[1] = np.cos(t)
         K._ros_step(_conv_rhs, None, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi, m, e,
-                    U, ynew, err, yt, ft, 0, sp, False, rowmax, *K.fill_rows(sp[5]))
+                    last_stage, U, ynew, err, yt, ft, 0, sp, False, rowmax, *K.fill_rows(sp[5]))
         K._ros_dense(0.5, y, ynew, U, dense, mid[k])
         y[:] = ynew
         t = (k + 1) * h
@@ -291,7 +291,7 @@ def test_rodas4_order_of_convergence():
     tab = T.RODAS4
     end, mid = _observed_orders(
         lambda n: _fixed_ros(n, 2.0, tab.gamma, tab.a, tab.c, tab.alpha, tab.gammai, tab.m,
-                             tab.e, tab.dense), [8, 16, 32, 64])
+                             tab.e, tab.dense, True), [8, 16, 32, 64])
     assert np.all(np.abs(end[-2:] - 4.0) < 0.3), end
     assert np.all(mid[-2:] > 3.7), mid
 
@@ -301,9 +301,21 @@ def test_rodas5p_order_of_convergence():
     tab = T.RODAS5P
     end, mid = _observed_orders(
         lambda n: _fixed_ros(n, 2.0, tab.gamma, tab.a, tab.c, tab.alpha, tab.gammai, tab.m,
-                             tab.e, tab.dense), [16, 32, 64, 128])
+                             tab.e, tab.dense, True), [16, 32, 64, 128])
     assert np.all(np.abs(end[-2:] - 5.0) < 0.3), end
     assert np.all(mid[-2:] > 4.7), mid
+
+
+@pytest.mark.parametrize("name", ["rodas4", "rodas5p"])
+def test_rosenbrock_last_stage_shortcut_is_exact(name):
+    """Reading the solution and error estimate of a stiffly accurate table off its last
+    stage gives bit-for-bit the numbers of the full sums m @ U and e @ U."""
+    tab = T.ROSENBROCK[name]
+    assert tab.last_stage
+    args = (tab.gamma, tab.a, tab.c, tab.alpha, tab.gammai, tab.m, tab.e, tab.dense)
+    y_sum, mid_sum = _fixed_ros(24, 2.0, *args, False)
+    y_last, mid_last = _fixed_ros(24, 2.0, *args, True)
+    assert np.array_equal(y_sum, y_last) and np.array_equal(mid_sum, mid_last)
 
 
 def test_dp5_order_of_convergence():

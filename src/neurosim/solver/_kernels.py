@@ -427,14 +427,19 @@ RK_ERROR_ORDER = float(DP5.error_order)
 
 @njit(error_model="numpy", _nrt=False)
 def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
-              U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax, fptr, fcol):
+              last_stage, U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax, fptr, fcol):
     """One Rosenbrock step with the Jacobian J at (t, y).
 
     ``sparse``: factorise on the symbolic pattern ``sp`` (see
     :func:`sparse_symbolic`), whose entries row by row are ``fptr``/``fcol``
     (:func:`fill_rows`), falling back to the dense factorisation on a small
     pivot. ``rowmax`` is scratch: the row maxima of W for the pivot test,
-    then the factorisation's reciprocal pivots.
+    then the factorisation's reciprocal pivots. ``last_stage``: the table's
+    solution is the last stage's input plus its increment, and its error
+    estimate that increment (stiffly accurate methods such as Rodas4 and
+    Rodas5P; :attr:`RosenbrockTable.last_stage`), so both are read off the
+    stages rather than summed again (the same numbers: the sums are the same
+    terms in the same order).
 
     Returns (number of rhs evaluations, True if the iteration matrix was
     factorised, False if it was singular).
@@ -502,6 +507,11 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
             sparse_lu_solve(W, rowmax, lptr, lidx, uptr, uidx, U[st])
         else:
             _w_solve(W, piv, rowmax, U[st], nsplit)
+    if last_stage:
+        for i in range(n):
+            ynew[i] = ytmp[i] + U[s - 1, i]
+            errv[i] = U[s - 1, i]
+        return nf, True
     for i in range(n):
         ynew[i] = y[i]
         errv[i] = 0.0
@@ -963,7 +973,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous
         automatic: start explicit, switch to Rosenbrock when the explicit
         method's stability limits the step, and back when it no longer does.
     rtab : tuple
-        The Rosenbrock table ``(gamma, a, c, alpha, gammai, m, e, dense, error_order)``.
+        The Rosenbrock table
+        ``(gamma, a, c, alpha, gammai, m, e, last_stage, dense, error_order)``.
     autonomous : bool
         True if rhs does not depend on t (no df/dt term).
     nsplit : int
@@ -1066,7 +1077,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
     n_t = t_eval.shape[0]
     n_d = dose_t.shape[0]
     e_err_order = RK_ERROR_ORDER
-    rgamma, ra, rc, ralpha, rgammai, rm, re, rdense, r_err_order = rtab
+    rgamma, ra, rc, ralpha, rgammai, rm, re, rlast, rdense, r_err_order = rtab
     auto = family == FAMILY_AUTO
     cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
     sparse = False
@@ -1191,8 +1202,8 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
                             dfdt[i] = (ftmp[i] - f0[i]) / dt
                     jac_current = True
                 nf, ok_lin = _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
-                                       ralpha, rgammai, rm, re, K, ynew, errv, ytmp, ftmp,
-                                       nsplit, sp, sparse, rowmax, fptr, fcol)
+                                       ralpha, rgammai, rm, re, rlast, K, ynew, errv, ytmp,
+                                       ftmp, nsplit, sp, sparse, rowmax, fptr, fcol)
                 stats[STAT_RHS] += nf
                 stats[STAT_LU] += 1
                 k_err = r_err_order + 1.0

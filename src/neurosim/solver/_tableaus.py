@@ -65,6 +65,14 @@ class RosenbrockTable:
         self.order = order
         self.error_order = error_order
         self.stages = len(self.m)
+        # Stiffly accurate in the form the kernel can use: the solution is the
+        # last stage's input plus its increment (m = a[-1] + unit), and the
+        # error estimate is that increment (e = unit).
+        s = self.stages
+        unit = np.zeros(s)
+        unit[-1] = 1.0
+        self.last_stage = bool(np.array_equal(self.m, self.a[-1] + unit)
+                               and np.array_equal(self.e, unit))
 
 
 # ---------------------------------------------------------------------------
