@@ -211,7 +211,9 @@ def _conv_exact(t):
 
 
 @numba.njit
-def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense, last_stage=False):
+def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense, last_stage=False, rid=-1):
+    """Fixed Rosenbrock steps: the array-driven step (rid < 0) or the kernel's
+    compiled step of table number rid."""
     n = 2
     h = t_end / n_steps
     y = np.array([0.25, 1.0])
@@ -240,8 +242,13 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense, last_stage=F
         # exact df/dt for this system (the FD above checks the plumbing only)
         dfdt[0] = 0.0
         dfdt[1] = np.cos(t)
-        K._ros_step(_conv_rhs, None, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi, m, e,
-                    last_stage, U, ynew, err, yt, ft, 0, sp, False, rowmax, *K.fill_rows(sp[5]))
+        fptr, fcol = K.fill_rows(sp[5])
+        if rid < 0:
+            K._ros_step(_conv_rhs, None, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gi,
+                        m, e, last_stage, U, ynew, err, yt, ft, 0, sp, False, rowmax, fptr, fcol)
+        else:
+            K._ros_step_table(rid, _conv_rhs, None, t, h, y, p, f0, dfdt, J, W, piv, U, ynew, err,
+                              yt, ft, 0, sp, False, rowmax, fptr, fcol)
         K._ros_dense(0.5, y, ynew, U, dense, mid[k])
         y[:] = ynew
         t = (k + 1) * h
@@ -316,6 +323,19 @@ def test_rosenbrock_last_stage_shortcut_is_exact(name):
     y_sum, mid_sum = _fixed_ros(24, 2.0, *args, False)
     y_last, mid_last = _fixed_ros(24, 2.0, *args, True)
     assert np.array_equal(y_sum, y_last) and np.array_equal(mid_sum, mid_last)
+
+
+@pytest.mark.parametrize("name", ["rodas4", "rodas5p"])
+def test_compiled_rosenbrock_step_matches_its_table(name):
+    """The kernel's Rosenbrock step, compiled with the table's coefficients as
+    constants (neurosim.solver._unroll), gives bit-for-bit the numbers of the
+    array-driven step on the same table (same terms in the same order)."""
+    tab = T.ROSENBROCK[name]
+    rid = K.ROSENBROCK_TABLES.index(tab)
+    args = (tab.gamma, tab.a, tab.c, tab.alpha, tab.gammai, tab.m, tab.e, tab.dense)
+    y_ref, mid_ref = _fixed_ros(24, 2.0, *args, False)
+    y_c, mid_c = _fixed_ros(24, 2.0, *args, True, rid)
+    assert np.array_equal(y_ref, y_c) and np.array_equal(mid_ref, mid_c)
 
 
 def test_dp5_order_of_convergence():

@@ -1,9 +1,8 @@
 """Compiled per-member integration kernels.
 
-Everything here runs inside Numba: the stepper of each method family (the
-Rosenbrock one driven by the coefficient arrays of
-:mod:`neurosim.solver._tableaus`, the explicit one compiled from its table
-with the coefficients as constants, :mod:`neurosim.solver._unroll`), the dense
+Everything here runs inside Numba: the step of each method (compiled from
+its table in :mod:`neurosim.solver._tableaus` with the coefficients as
+constants, :mod:`neurosim.solver._unroll`), the dense
 linear algebra of the Rosenbrock stages, dose application, step-size control
 and dense output at the save times.
 
@@ -25,8 +24,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._tableaus import DP5
-from ._unroll import dense_source, step_source
+from ._tableaus import DP5, ROSENBROCK
+from ._unroll import dense_source, ros_step_source, step_source
 
 # Status codes of one member (documented in neurosim.solver.Status).
 SUCCESS = 0
@@ -414,6 +413,7 @@ def _add_rows(X, wa, wb, s, a, b):
 # compiled with its coefficients as constants (neurosim.solver._unroll). With
 # the coefficients read from arrays, the step's bookkeeping cost more than a
 # six-state right-hand side; written out, a PK/PD step is 30 % cheaper.
+# (_rk_step's stage sums are those of the array formula, term for term.)
 _unrolled = {}
 exec(step_source(DP5, "_rk_step"), globals(), _unrolled)
 exec(dense_source(DP5, "_rk_dense"), globals(), _unrolled)
@@ -423,6 +423,33 @@ _rk_dense = njit(error_model="numpy", _nrt=False)(_unrolled["_rk_dense"])
 RK_STAGES = DP5.stages
 #: Order of its error estimate.
 RK_ERROR_ORDER = float(DP5.error_order)
+
+
+@njit(inline="always", error_model="numpy")
+def _ros_factor(J, h, gamma, W, piv, nsplit, sp, sparse, rowmax, fptr, fcol):
+    """Build and factorise ``W = I/(h gamma) - J``; returns (ok, sparse used)."""
+    fac = 1.0 / (h * gamma)
+    _, lptr, lidx, uptr, uidx, _fill = sp
+    if sparse:
+        _build_w_pattern(J, fac, W, rowmax, fptr, fcol)
+    else:
+        _build_w(J, fac, W, rowmax)
+    if sparse and not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
+        sparse = False
+        _build_w(J, fac, W, rowmax)  # the elimination overwrote it
+    if not sparse and not _w_factor(W, piv, rowmax, nsplit):
+        return False, sparse
+    return True, sparse
+
+
+@njit(inline="always", error_model="numpy")
+def _ros_solve(W, piv, rowmax, nsplit, sp, sparse, b):
+    """Solve ``W x = b`` in place with the factors of :func:`_ros_factor`."""
+    if sparse:
+        _, lptr, lidx, uptr, uidx, _fill = sp
+        sparse_lu_solve(W, rowmax, lptr, lidx, uptr, uidx, b)
+    else:
+        _w_solve(W, piv, rowmax, b, nsplit)
 
 
 @njit(error_model="numpy", _nrt=False)
@@ -446,16 +473,8 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
     """
     n = y.shape[0]
     s = m.shape[0]
-    fac = 1.0 / (h * gamma)
-    _, lptr, lidx, uptr, uidx, _fill = sp
-    if sparse:
-        _build_w_pattern(J, fac, W, rowmax, fptr, fcol)
-    else:
-        _build_w(J, fac, W, rowmax)
-    if sparse and not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
-        sparse = False
-        _build_w(J, fac, W, rowmax)  # the elimination overwrote it
-    if not sparse and not _w_factor(W, piv, rowmax, nsplit):
+    ok, sparse = _ros_factor(J, h, gamma, W, piv, nsplit, sp, sparse, rowmax, fptr, fcol)
+    if not ok:
         return 0, False
     # Small systems sum each entry's terms in turn; larger ones run the same sums
     # over whole rows of U (contiguous, so they vectorise), each entry's terms
@@ -503,10 +522,7 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
                     if cij != 0.0:
                         acc += (cij / h) * U[j, i]
                 U[st, i] = acc
-        if sparse:
-            sparse_lu_solve(W, rowmax, lptr, lidx, uptr, uidx, U[st])
-        else:
-            _w_solve(W, piv, rowmax, U[st], nsplit)
+        _ros_solve(W, piv, rowmax, nsplit, sp, sparse, U[st])
     if last_stage:
         for i in range(n):
             ynew[i] = ytmp[i] + U[s - 1, i]
@@ -523,6 +539,25 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
                 ynew[i] += m[j] * U[j, i]
                 errv[i] += e[j] * U[j, i]
     return nf, True
+
+
+# The Rosenbrock tables compiled the same way: one step per table, chosen at
+# run time by its position in ROSENBROCK_TABLES (the ``rid`` of ``rtab``).
+# They give the numbers of _ros_step above (tests/test_solver.py), which
+# remains the array-driven definition of a step.
+ROSENBROCK_TABLES = tuple(ROSENBROCK.values())
+_ros_args = ("rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, U, ynew, errv, ytmp, ftmp, nsplit, "
+             "sp, sparse, rowmax, fptr, fcol")
+_dispatch = [f"def _ros_step_table(rid, {_ros_args}):"]
+for _k, _tab in enumerate(ROSENBROCK_TABLES):
+    _name = f"_ros_step_{_tab.name}"
+    exec(ros_step_source(_tab, _name), globals(), _unrolled)
+    globals()[_name] = njit(error_model="numpy", _nrt=False)(_unrolled[_name])
+    _dispatch.append(f"    if rid == {_k}:")
+    _dispatch.append(f"        return {_name}({_ros_args})")
+_dispatch.append("    return 0, False")
+exec("\n".join(_dispatch) + "\n", globals(), _unrolled)
+_ros_step_table = njit(inline="always", error_model="numpy")(_unrolled["_ros_step_table"])
 
 
 @njit(inline="always", error_model="numpy")
@@ -973,8 +1008,9 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous
         automatic: start explicit, switch to Rosenbrock when the explicit
         method's stability limits the step, and back when it no longer does.
     rtab : tuple
-        The Rosenbrock table
-        ``(gamma, a, c, alpha, gammai, m, e, last_stage, dense, error_order)``.
+        The Rosenbrock method ``(rid, dense, error_order)``: its position in
+        :data:`ROSENBROCK_TABLES` (its step is compiled in), its dense-output
+        coefficients and the order of its error estimate.
     autonomous : bool
         True if rhs does not depend on t (no df/dt term).
     nsplit : int
@@ -1037,7 +1073,7 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous
     rowmax = np.empty(n)
     yfull = y0.copy()
     orow = np.empty(n)
-    s_max = max(RK_STAGES, rtab[5].shape[0])
+    s_max = max(RK_STAGES, rtab[1].shape[1])
 
     y = np.empty(n)
     ynew = np.empty(n)
@@ -1077,7 +1113,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
     n_t = t_eval.shape[0]
     n_d = dose_t.shape[0]
     e_err_order = RK_ERROR_ORDER
-    rgamma, ra, rc, ralpha, rgammai, rm, re, rlast, rdense, r_err_order = rtab
+    rid, rdense, r_err_order = rtab
     auto = family == FAMILY_AUTO
     cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
     sparse = False
@@ -1201,9 +1237,9 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
                         for i in range(n):
                             dfdt[i] = (ftmp[i] - f0[i]) / dt
                     jac_current = True
-                nf, ok_lin = _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, rgamma, ra, rc,
-                                       ralpha, rgammai, rm, re, rlast, K, ynew, errv, ytmp,
-                                       ftmp, nsplit, sp, sparse, rowmax, fptr, fcol)
+                nf, ok_lin = _ros_step_table(rid, rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, K,
+                                             ynew, errv, ytmp, ftmp, nsplit, sp, sparse,
+                                             rowmax, fptr, fcol)
                 stats[STAT_RHS] += nf
                 stats[STAT_LU] += 1
                 k_err = r_err_order + 1.0

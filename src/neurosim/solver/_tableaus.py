@@ -1,10 +1,11 @@
 """Coefficient tables of the integration methods, held as data.
 
-The Rosenbrock kernel runs whichever table it is given, so adding a
-Rosenbrock method is adding a table here. The explicit family's step is
-compiled from its table with the coefficients as constants
-(:mod:`neurosim.solver._unroll`); ``EXPLICIT`` holds that one table, and a
-second explicit method would also need its own step in the kernel.
+The kernel compiles each method's step from its table with the
+coefficients as constants (:mod:`neurosim.solver._unroll`). Every table in
+``ROSENBROCK`` gets its step, so adding a Rosenbrock method is adding a
+table here. The explicit family's step is Dormand-Prince's (``EXPLICIT``
+holds that one table); a second explicit method would also need a switch
+between steps in the kernel.
 
 Explicit Runge-Kutta tables
 ---------------------------

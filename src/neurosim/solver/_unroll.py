@@ -17,7 +17,7 @@ against a NumPy evaluation of the table.
 """
 from __future__ import annotations
 
-__all__ = ["step_source", "dense_source"]
+__all__ = ["step_source", "dense_source", "ros_step_source"]
 
 
 def _lit(x) -> str:
@@ -93,4 +93,59 @@ def dense_source(table, name: str) -> str:
     comb = " + ".join(f"w{i} * K[{i}, j]" for i in used) if used else "0.0"
     lines.append("    for j in range(y.shape[0]):")
     lines.append(f"        out_row[j] = y[j] + h * ({comb})")
+    return "\n".join(lines) + "\n"
+
+
+def ros_step_source(table, name: str) -> str:
+    """Source of a Rosenbrock step of ``table`` with its coefficients written in.
+
+    ``name(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, U, ynew, errv, ytmp, ftmp,
+    nsplit, sp, sparse, rowmax, fptr, fcol)`` does what the array-driven
+    ``_kernels._ros_step`` does with the same table, term for term in the same
+    order (the same numbers), and returns the same ``(rhs calls, factorised)``.
+    The factorisation and the solves are ``_ros_factor`` and ``_ros_solve`` of
+    the namespace that compiles the source.
+    """
+    a, c, alpha, gammai = table.a, table.c, table.alpha, table.gammai
+    s = table.stages
+    lines = [
+        f"def {name}(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, U, ynew, errv, ytmp, ftmp,",
+        "        nsplit, sp, sparse, rowmax, fptr, fcol):",
+        f"    '''One Rosenbrock step of {table.name}, coefficients compiled in "
+        "(neurosim.solver._unroll).'''",
+        "    n = y.shape[0]",
+        f"    ok, sparse = _ros_factor(J, h, {_lit(table.gamma)}, W, piv, nsplit, sp, sparse,",
+        "                             rowmax, fptr, fcol)",
+        "    if not ok:",
+        "        return 0, False",
+    ]
+    for st in range(s):
+        if st == 0:
+            source = "f0"
+        else:
+            comb = _combination(a[st, :st], "U[{}, i]")
+            lines.append("    for i in range(n):")
+            lines.append(f"        ytmp[i] = y[i] + {comb}" if comb != "0.0" else
+                         "        ytmp[i] = y[i]")
+            lines.append(f"    _call_rhs(rhs, lin, t + {_lit(alpha[st])} * h, ytmp, p, ftmp)")
+            source = "ftmp"
+        terms = [f"{source}[i]"]
+        if gammai[st] != 0.0:
+            lines.append(f"    hg = h * {_lit(gammai[st])}")
+            terms.append("hg * dfdt[i]")
+        for j in range(st):
+            if c[st, j] != 0.0:
+                lines.append(f"    c{j} = {_lit(c[st, j])} / h")
+                terms.append(f"c{j} * U[{j}, i]")
+        lines.append("    for i in range(n):")
+        lines.append(f"        U[{st}, i] = {' + '.join(terms)}")
+        lines.append(f"    _ros_solve(W, piv, rowmax, nsplit, sp, sparse, U[{st}])")
+    lines.append("    for i in range(n):")
+    if table.last_stage:
+        lines.append(f"        ynew[i] = ytmp[i] + U[{s - 1}, i]")
+        lines.append(f"        errv[i] = U[{s - 1}, i]")
+    else:
+        lines.append(f"        ynew[i] = y[i] + {_combination(table.m, 'U[{}, i]')}")
+        lines.append(f"        errv[i] = {_combination(table.e, 'U[{}, i]')}")
+    lines.append(f"    return {s - 1}, True")
     return "\n".join(lines) + "\n"

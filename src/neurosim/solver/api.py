@@ -391,9 +391,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
                 "linear= needs the analytic Jacobian (jac=...), from which the linear "
                 "states and their matrix are read")
         lin = _linear_subsystems(kernel, linear, y0a, pa, t, n_members, n_states)
-    rtab = (rtab_obj.gamma, rtab_obj.a, rtab_obj.c, rtab_obj.alpha, rtab_obj.gammai,
-            rtab_obj.m, rtab_obj.e, rtab_obj.last_stage, rtab_obj.dense,
-            float(rtab_obj.error_order))
+    rtab = (K.ROSENBROCK_TABLES.index(rtab_obj), rtab_obj.dense, float(rtab_obj.error_order))
 
     # every row is written by the kernel (NaN after a failure); left uninitialised
     # here, its pages are first touched by the solver threads, in parallel
