@@ -455,9 +455,11 @@ def _ros_solve(W, piv, rowmax, nsplit, sp, sparse, b):
 @njit(error_model="numpy", _nrt=False)
 def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gammai, m, e,
               last_stage, U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, rowmax, fptr, fcol):
-    """One Rosenbrock step with the Jacobian J at (t, y).
+    """One Rosenbrock step with the Jacobian J at (t, y), driven by the table's arrays.
 
-    ``sparse``: factorise on the symbolic pattern ``sp`` (see
+    The definition of a step: the kernel runs the steps compiled from each
+    table (:data:`ROSENBROCK_TABLES`, below), which the tests hold to the
+    numbers of this one. ``sparse``: factorise on the symbolic pattern ``sp`` (see
     :func:`sparse_symbolic`), whose entries row by row are ``fptr``/``fcol``
     (:func:`fill_rows`), falling back to the dense factorisation on a small
     pivot. ``rowmax`` is scratch: the row maxima of W for the pivot test,
