@@ -256,24 +256,26 @@ def _fixed_ros(n_steps, t_end, gamma, a, c, alpha, gi, m, e, dense, last_stage=F
 
 
 @numba.njit
-def _fixed_rk(n_steps, t_end):
-    """Fixed steps of the compiled explicit step (Dormand-Prince 5(4))."""
+def _fixed_rk(n_steps, t_end, eid):
+    """Fixed steps of the kernel's compiled explicit method number ``eid``."""
     n = 2
     h = t_end / n_steps
     y = np.array([0.25, 1.0])
     p = np.zeros(1)
     f0 = np.empty(n)
-    Kst = np.empty((K.RK_STAGES, n))
+    Kst = np.empty((K.RK_ROWS, n))
     ynew = np.empty(n)
     err = np.empty(n)
+    err3 = np.empty(n)
     yt = np.empty(n)
     ys = np.empty(n)
     mid = np.empty((n_steps, n))
     t = 0.0
     for k in range(n_steps):
         _conv_rhs(t, y, p, f0)
-        K._rk_step(_conv_rhs, None, t, h, y, p, f0, Kst, ynew, err, yt, ys)
-        K._rk_dense(0.5, h, y, Kst, mid[k])
+        K._rk_step(eid, _conv_rhs, None, t, h, y, p, f0, Kst, ynew, err, err3, yt, ys)
+        K._rk_extras(eid, _conv_rhs, None, t, h, y, p, Kst, yt)
+        K._rk_dense(eid, 0.5, h, y, Kst, mid[k])
         y[:] = ynew
         t = (k + 1) * h
     return y, mid
@@ -340,9 +342,30 @@ def test_compiled_rosenbrock_step_matches_its_table(name):
 
 def test_dp5_order_of_convergence():
     """Global order 5; Shampine's dense output of order 4 (error O(h^5))."""
-    end, mid = _observed_orders(lambda n: _fixed_rk(n, 2.0), [16, 32, 64, 128])
+    eid = K.EXPLICIT_TABLES.index(T.DP5)
+    end, mid = _observed_orders(lambda n: _fixed_rk(n, 2.0, eid), [16, 32, 64, 128])
     assert np.all(np.abs(end[-2:] - 5.0) < 0.3), end
     assert np.all(mid[-2:] > 4.7), mid
+
+
+def test_dop853_order_of_convergence():
+    """Global order 8; Hairer's dense output of order 7 (error O(h^8)), with its three
+    extra stages. Over t in [0, 20] with h from 1 to 0.25, so that the errors stay far
+    above roundoff; the global error still converges a little faster than h^8 there
+    (observed orders 8.4-8.7), hence the one-sided margin."""
+    eid = K.EXPLICIT_TABLES.index(T.DOP853)
+    end, mid = _observed_orders(lambda n: _fixed_rk(n, 20.0, eid), [20, 40, 80], t_end=20.0)
+    assert np.all((end > 7.7) & (end < 9.0)), end
+    assert np.all(mid > 7.5), mid
+
+
+def _ordered_sum(coef, rows):
+    """sum_j coef[j] * rows[j], term by term in order of j (as the compiled step sums)."""
+    acc = np.zeros(rows.shape[1])
+    for j, cj in enumerate(coef):
+        if cj != 0.0:
+            acc = acc + cj * rows[j]
+    return acc
 
 
 def _numpy_rk_step(t, h, y, a, b, e, c):
@@ -351,49 +374,71 @@ def _numpy_rk_step(t, h, y, a, b, e, c):
     k = np.zeros((s, y.size))
     for i in range(s):
         f = np.empty(y.size)
-        _conv_rhs(t + c[i] * h, y + h * (a[i, :i] @ k[:i]), None, f)
+        _conv_rhs(t + c[i] * h, y + h * _ordered_sum(a[i, :i], k[:i]), None, f)
         k[i] = f
-    return y + h * (b @ k), h * (e @ k), k
+    return y + h * _ordered_sum(b, k), h * _ordered_sum(e, k), k
 
 
-def test_compiled_explicit_step_matches_its_table():
+@pytest.mark.parametrize("name", ["dp5", "dop853"])
+def test_compiled_explicit_step_matches_its_table(name):
     """The step compiled with literal coefficients (neurosim.solver._unroll) is the
-    Dormand-Prince table: new solution, error estimate, stages and dense output agree
-    with a NumPy evaluation of T.DP5 to 1e-15 relative (roundoff of a few terms; the
-    error estimate to the roundoff of its terms)."""
-    tab = T.DP5
+    table: new solution, error estimates, stages, extra stages and dense output agree
+    to 1e-15 relative with a NumPy evaluation of the table that sums in the same order
+    (the error estimates, differences of near-equal sums, to the roundoff of their
+    terms)."""
+    tab = T.EXPLICIT[name]
+    eid = K.EXPLICIT_TABLES.index(tab)
     t, h = 0.3, 0.17
     y = np.array([0.4, -0.7])
     ynew_ref, err_ref, k_ref = _numpy_rk_step(t, h, y, tab.a, tab.b, tab.e, tab.c)
     f0 = np.empty(2)
     _conv_rhs(t, y, None, f0)
-    Kst = np.empty((K.RK_STAGES, 2))
-    ynew, err, yt, ys = (np.empty(2) for _ in range(4))
-    nf = K._rk_step(_conv_rhs, None, t, h, y, np.zeros(1), f0, Kst, ynew, err, yt, ys)
+    Kst = np.empty((K.RK_ROWS, 2))
+    ynew, err, err3, yt, ys = (np.empty(2) for _ in range(5))
+    p = np.zeros(1)
+    nf = K._rk_step(eid, _conv_rhs, None, t, h, y, p, f0, Kst, ynew, err, err3, yt, ys)
     assert nf == tab.stages - 1
-    np.testing.assert_allclose(Kst, k_ref, rtol=1e-15, atol=1e-16)
+    s = tab.stages
+    np.testing.assert_allclose(Kst[:s], k_ref, rtol=1e-15, atol=1e-16)
     np.testing.assert_allclose(ynew, ynew_ref, rtol=1e-15, atol=1e-16)
-    # the estimate is a difference of near-equal sums: compare at the roundoff of
+    # an estimate is a difference of near-equal sums: compare at the roundoff of
     # its terms, 8 eps * h * sum |e_j K_j| (NumPy sums in another order)
-    bound = 8 * np.finfo(float).eps * h * (np.abs(tab.e) @ np.abs(k_ref))
-    assert np.all(np.abs(err - err_ref) <= bound), (err - err_ref, bound)
+    for est, coef in ((err, tab.e), (err3, tab.e3)):
+        if coef is None:
+            continue
+        bound = 8 * np.finfo(float).eps * h * (np.abs(coef) @ np.abs(k_ref))
+        assert np.all(np.abs(est - h * _ordered_sum(coef, k_ref)) <= bound), (est, bound)
     # the input of the stage before the FSAL one, kept for the stiffness test
-    np.testing.assert_allclose(ys, y + h * (tab.a[-2, :-2] @ k_ref[:-2]), rtol=1e-15)
+    np.testing.assert_allclose(ys, y + h * _ordered_sum(tab.a[-2, :-2], k_ref[:-2]), rtol=1e-15)
+    # stages only the dense output uses
+    assert K._rk_extras(eid, _conv_rhs, None, t, h, y, p, Kst, yt) == len(tab.c_extra)
+    k_all = np.zeros((tab.rows, 2))
+    k_all[:s] = k_ref
+    for k in range(len(tab.c_extra)):
+        r = s + k
+        f = np.empty(2)
+        _conv_rhs(t + tab.c_extra[k] * h, y + h * _ordered_sum(tab.a_extra[k, :r], k_all[:r]),
+                  None, f)
+        k_all[r] = f
+    np.testing.assert_allclose(Kst[:tab.rows], k_all, rtol=1e-15, atol=1e-16)
     for theta in (0.0, 0.25, 0.6, 1.0):
         out = np.empty(2)
-        K._rk_dense(theta, h, y, Kst, out)
-        powers = theta ** np.arange(1, tab.dense.shape[1] + 1)
-        ref = y + h * ((tab.dense @ powers) @ k_ref)
+        K._rk_dense(eid, theta, h, y, Kst, out)
+        w = np.zeros(tab.rows)  # each stage's weight by Horner's rule, as compiled
+        for col in range(tab.dense.shape[1] - 1, -1, -1):
+            w = tab.dense[:, col] + theta * w if col < tab.dense.shape[1] - 1 else tab.dense[:, col]
+        ref = y + h * _ordered_sum(theta * w, k_all)
         np.testing.assert_allclose(out, ref, rtol=1e-15, atol=1e-16)
     # the continuous extension ends at the step's solution
     out = np.empty(2)
-    K._rk_dense(1.0, h, y, Kst, out)
-    np.testing.assert_allclose(out, ynew, rtol=1e-14)
+    K._rk_dense(eid, 1.0, h, y, Kst, out)
+    np.testing.assert_allclose(out, ynew, rtol=1e-13)
 
 
-@pytest.mark.parametrize("method", ["rodas4", "dp5"])
+
+@pytest.mark.parametrize("method", ["rodas4", "dp5", "dop853"])
 def test_adaptive_error_tracks_tolerance(method):
-    """Adaptive global error on the test system falls as rtol tightens (both methods)."""
+    """Adaptive global error on the test system falls as rtol tightens (every method)."""
     t = np.linspace(0.0, 10.0, 21)
     errs = []
     for rtol in (1e-4, 1e-6, 1e-8):
@@ -402,6 +447,21 @@ def test_adaptive_error_tracks_tolerance(method):
         errs.append(np.max(np.abs(res.y[0] - _conv_exact(t))))
     assert errs[0] > errs[1] > errs[2]
     assert errs[2] < 1e-6
+
+
+@pytest.mark.parametrize("rtol, method", [(1e-4, "dp5"), (2e-5, "dp5"), (1e-5, "dop853"),
+                                          (1e-7, "dop853")])
+def test_auto_starts_with_the_explicit_method_for_its_tolerance(rtol, method):
+    """On a non-stiff problem "auto" never switches, so it must give bit for bit the
+    result of the explicit method it starts with: DOP853 at rtol <= 1e-5, Dormand-Prince
+    above."""
+    t = np.linspace(0.0, 10.0, 21)
+    kw = dict(jac=_conv_jac, rtol=rtol, atol=rtol * 1e-2)
+    auto = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method="auto", **kw)
+    fixed = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method=method, **kw)
+    assert auto.stats["n_switches"][0] == 0
+    assert np.array_equal(auto.y, fixed.y)
+    assert auto.stats["n_steps"][0] == fixed.stats["n_steps"][0]
 
 
 # ---------------------------------------------------------------------------

@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._tableaus import DP5, ROSENBROCK
-from ._unroll import dense_source, ros_step_source, step_source
+from ._tableaus import EXPLICIT, ROSENBROCK
+from ._unroll import dense_source, dispatch_source, extras_source, ros_step_source, step_source
 
 # Status codes of one member (documented in neurosim.solver.Status).
 SUCCESS = 0
@@ -409,20 +409,66 @@ def _add_rows(X, wa, wb, s, a, b):
             b[i] += dj * X[j, i]
 
 
-# The explicit family's step and dense output: Dormand-Prince 5(4)'s table
-# compiled with its coefficients as constants (neurosim.solver._unroll). With
-# the coefficients read from arrays, the step's bookkeeping cost more than a
-# six-state right-hand side; written out, a PK/PD step is 30 % cheaper.
-# (_rk_step's stage sums are those of the array formula, term for term.)
-_unrolled = {}
-exec(step_source(DP5, "_rk_step"), globals(), _unrolled)
-exec(dense_source(DP5, "_rk_dense"), globals(), _unrolled)
-_rk_step = njit(error_model="numpy", _nrt=False)(_unrolled["_rk_step"])
-_rk_dense = njit(error_model="numpy", _nrt=False)(_unrolled["_rk_dense"])
-#: Stages of the explicit method (rows of K it uses).
-RK_STAGES = DP5.stages
-#: Order of its error estimate.
-RK_ERROR_ORDER = float(DP5.error_order)
+# The explicit methods' steps, extra dense-output stages and dense output,
+# each compiled from its table with the coefficients as constants
+# (neurosim.solver._unroll) and chosen at run time by the method's position in
+# EXPLICIT_TABLES (``eid``). With the coefficients read from arrays, a step's
+# bookkeeping cost more than a six-state right-hand side; written out, a
+# Dormand-Prince step on a PK/PD model is 30 % cheaper. (The stage sums are
+# those of the array formula, term for term.)
+EXPLICIT_TABLES = tuple(EXPLICIT.values())
+#: Rows of K the explicit methods use (stages and dense-output stages).
+RK_ROWS = max(tab.rows for tab in EXPLICIT_TABLES)
+_RK_STAGES = tuple(tab.stages for tab in EXPLICIT_TABLES)
+_RK_ERROR_ORDER = tuple(float(tab.error_order) for tab in EXPLICIT_TABLES)
+_RK_HLAMBDA = tuple(tab.stiff_hlambda for tab in EXPLICIT_TABLES)
+_RK_HAS_E3 = tuple(tab.e3 is not None for tab in EXPLICIT_TABLES)
+
+
+def _compile_tables(tables, sources, args, fallback, name, inline_dispatch=True):
+    """Compile one function per table from ``sources(table, name)`` and the
+    dispatcher ``name(kid, args)`` between them (module globals)."""
+    targets = []
+    for tab in tables:
+        fname = f"{name}_{tab.name}"
+        ns = {}
+        exec(sources(tab, fname), globals(), ns)
+        globals()[fname] = njit(error_model="numpy", _nrt=False)(ns[fname])
+        targets.append(fname)
+    ns = {}
+    exec(dispatch_source(name, args, targets, fallback), globals(), ns)
+    return njit(inline="always", error_model="numpy")(ns[name])
+
+
+_rk_step = _compile_tables(
+    EXPLICIT_TABLES, step_source,
+    "rhs, lin, t, h, y, p, f0, K, ynew, errv, errv3, ytmp, ystage", "0", "_rk_step")
+_rk_extras = _compile_tables(EXPLICIT_TABLES, extras_source, "rhs, lin, t, h, y, p, K, ytmp",
+                             "0", "_rk_extras")
+_rk_dense = _compile_tables(EXPLICIT_TABLES, dense_source, "theta, h, y, K, out_row", "None",
+                            "_rk_dense")
+
+
+@njit(inline="always", error_model="numpy")
+def _err_norm_e3(err5, err3, y, ynew, rtol, atol):
+    """Hairer's DOP853 error: ``e5^2 / sqrt(e5^2 + 0.01 e3^2)`` of the scaled RMS norms."""
+    n = err5.shape[0]
+    s5 = 0.0
+    s3 = 0.0
+    for i in range(n):
+        sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+        v5 = err5[i] / sc
+        v3 = err3[i] / sc
+        s5 += v5 * v5
+        s3 += v3 * v3
+    if n == 0:
+        return 0.0
+    s5 /= n
+    s3 /= n
+    den = s5 + 0.01 * s3
+    if den <= 0.0:
+        return 0.0
+    return s5 / np.sqrt(den)
 
 
 @njit(inline="always", error_model="numpy")
@@ -548,18 +594,10 @@ def _ros_step(rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, gamma, a, c, alpha, gam
 # They give the numbers of _ros_step above (tests/test_solver.py), which
 # remains the array-driven definition of a step.
 ROSENBROCK_TABLES = tuple(ROSENBROCK.values())
-_ros_args = ("rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, U, ynew, errv, ytmp, ftmp, nsplit, "
-             "sp, sparse, rowmax, fptr, fcol")
-_dispatch = [f"def _ros_step_table(rid, {_ros_args}):"]
-for _k, _tab in enumerate(ROSENBROCK_TABLES):
-    _name = f"_ros_step_{_tab.name}"
-    exec(ros_step_source(_tab, _name), globals(), _unrolled)
-    globals()[_name] = njit(error_model="numpy", _nrt=False)(_unrolled[_name])
-    _dispatch.append(f"    if rid == {_k}:")
-    _dispatch.append(f"        return {_name}({_ros_args})")
-_dispatch.append("    return 0, False")
-exec("\n".join(_dispatch) + "\n", globals(), _unrolled)
-_ros_step_table = njit(inline="always", error_model="numpy")(_unrolled["_ros_step_table"])
+_ros_step_table = _compile_tables(
+    ROSENBROCK_TABLES, ros_step_source,
+    "rhs, lin, t, h, y, p, f0, dfdt, J, W, piv, U, ynew, errv, ytmp, ftmp, nsplit, sp, sparse, "
+    "rowmax, fptr, fcol", "(0, False)", "_ros_step_table")
 
 
 @njit(inline="always", error_model="numpy")
@@ -994,7 +1032,7 @@ def lin_probe(rhs, jac, y, p, t0, t1, J1, J2, f1, f2, f3, ya, yb):
 # The per-member driver
 
 @njit(error_model="numpy")
-def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous,
+def integrate_member(rhs, jac, hook, has_jac, has_hook, family, eid, rtab, autonomous,
                      nsplit, y0, p, t_eval, dose_t, dose_target, dose_amount, dose_tag,
                      rtol, atol, max_steps, first_step, max_step, out, stats, lin):
     """Integrate one member over ``t_eval`` with bolus doses.
@@ -1075,12 +1113,13 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous
     rowmax = np.empty(n)
     yfull = y0.copy()
     orow = np.empty(n)
-    s_max = max(RK_STAGES, rtab[1].shape[1])
+    s_max = max(RK_ROWS, rtab[1].shape[1])
 
     y = np.empty(n)
     ynew = np.empty(n)
     f0 = np.empty(n)
     errv = np.empty(n)
+    errv3 = np.empty(n)
     ytmp = np.empty(n)
     ftmp = np.empty(n)
     dfdt = np.zeros(n)
@@ -1095,10 +1134,10 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous
 
     replay = np.zeros(_REPLAY_MAX)      # steps allowed after the previous dose (0: none)
     replay_next = np.zeros(_REPLAY_MAX)  # ... being recorded after this one
-    return _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsplit,
+    return _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, autonomous, nsplit,
                   n, p, p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol,
                   max_steps, first_step, max_step, out, stats, sp, sp_outside, fptr, fcol,
-                  rowmax, yfull, orow, y, ynew, f0, errv, ytmp, ftmp, dfdt, K, J, W, piv,
+                  rowmax, yfull, orow, y, ynew, f0, errv, errv3, ytmp, ftmp, dfdt, K, J, W, piv,
                   replay, replay_next)
 
 
@@ -1106,15 +1145,19 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, rtab, autonomous
 # and the atomic reference-count updates that array arguments and views would
 # otherwise cost at every call were a measurable share of a step.
 @njit(error_model="numpy", _nrt=False)
-def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsplit, n, p,
+def _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, autonomous, nsplit, n, p,
            p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol, max_steps,
            first_step, max_step, out, stats, sp, sp_outside, fptr, fcol, rowmax, yfull,
-           orow, y, ynew, f0, errv, ytmp, ftmp, dfdt, K, J, W, piv, replay, replay_next):
+           orow, y, ynew, f0, errv, errv3, ytmp, ftmp, dfdt, K, J, W, piv, replay,
+           replay_next):
     """The time loop of :func:`integrate_member` over work arrays it allocated."""
     n_full = yfull.shape[0]
     n_t = t_eval.shape[0]
     n_d = dose_t.shape[0]
-    e_err_order = RK_ERROR_ORDER
+    e_err_order = _RK_ERROR_ORDER[eid]
+    e_stages = _RK_STAGES[eid]
+    e_hlambda = _RK_HLAMBDA[eid]
+    e_has_e3 = _RK_HAS_E3[eid]
     rid, rdense, r_err_order = rtab
     auto = family == FAMILY_AUTO
     cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
@@ -1212,7 +1255,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
             n_attempts += 1
 
             if cur == FAMILY_EXPLICIT:
-                nf = _rk_step(rhs, lin, t, h, y, p, f0, K, ynew, errv, ytmp, ftmp)
+                nf = _rk_step(eid, rhs, lin, t, h, y, p, f0, K, ynew, errv, errv3, ytmp, ftmp)
                 stats[STAT_RHS] += nf
                 ok_lin = True
                 k_err = e_err_order + 1.0
@@ -1248,7 +1291,10 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
                 fac_max = _FAC_MAX_ROSENBROCK
 
             if ok_lin and _all_finite(ynew):
-                err = _err_norm(errv, y, ynew, rtol, atol)
+                if cur == FAMILY_EXPLICIT and e_has_e3:
+                    err = _err_norm_e3(errv, errv3, y, ynew, rtol, atol)
+                else:
+                    err = _err_norm(errv, y, ynew, rtol, atol)
                 finite = np.isfinite(err)
             else:
                 err = np.inf
@@ -1256,6 +1302,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
 
             if finite and err <= 1.0:
                 # Accepted: write the save times inside (t, t_new].
+                extras_done = False
                 while k_out < n_t and t_eval[k_out] <= t_new and t_eval[k_out] < te:
                     if lin is not None:
                         row = orow
@@ -1267,7 +1314,11 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
                     else:
                         theta = (t_eval[k_out] - t) / h
                         if cur == FAMILY_EXPLICIT:
-                            _rk_dense(theta, h, y, K, row)
+                            if not extras_done:
+                                # stages only the dense output needs (DOP853)
+                                stats[STAT_RHS] += _rk_extras(eid, rhs, lin, t, h, y, p, K, ytmp)
+                                extras_done = True
+                            _rk_dense(eid, theta, h, y, K, row)
                         else:
                             _ros_dense(theta, y, ynew, K, rdense, row)
                     if lin is not None:
@@ -1312,9 +1363,9 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
                     if cur == FAMILY_EXPLICIT:
                         # The last two stages of the FSAL pair both sit at t + h;
                         # the step left the input of the one before last in ftmp.
-                        hl = _explicit_stiffness(h, ynew, ftmp, K[RK_STAGES - 1],
-                                                 K[RK_STAGES - 2])
-                        if hl > _STIFF_HLAMBDA:
+                        hl = _explicit_stiffness(h, ynew, ftmp, K[e_stages - 1],
+                                                 K[e_stages - 2])
+                        if hl > e_hlambda:
                             n_stiff += 1
                             n_nonstiff = 0
                             if n_stiff >= _STIFF_COUNT:
@@ -1338,7 +1389,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, rtab, autonomous, nsp
                 if cur == FAMILY_EXPLICIT:
                     # FSAL: the last stage is f at the new point.
                     for i in range(n):
-                        f0[i] = K[RK_STAGES - 1, i]
+                        f0[i] = K[e_stages - 1, i]
                 else:
                     if t < te:
                         _call_rhs(rhs, lin, t, y, p, f0)

@@ -17,7 +17,8 @@ against a NumPy evaluation of the table.
 """
 from __future__ import annotations
 
-__all__ = ["step_source", "dense_source", "ros_step_source"]
+__all__ = ["step_source", "extras_source", "dense_source", "ros_step_source",
+           "dispatch_source"]
 
 
 def _lit(x) -> str:
@@ -31,11 +32,12 @@ def _combination(coeffs, row: str) -> str:
 
 
 def step_source(table, name: str) -> str:
-    """Source of ``name(rhs, lin, t, h, y, p, f0, K, ynew, errv, ytmp, ystage)``.
+    """Source of ``name(rhs, lin, t, h, y, p, f0, K, ynew, errv, errv3, ytmp, ystage)``.
 
     The step fills ``K[0]`` with ``f0`` (f at (t, y)) and ``K[1:s]`` with the
     stages, writes the new solution to ``ynew`` and the error estimate
-    (``h * sum e_j K_j``) to ``errv``, and returns the number of right-hand
+    (``h * sum e_j K_j``) to ``errv`` (and the second estimate of a table
+    that has one, ``e3``, to ``errv3``), and returns the number of right-hand
     side calls. For a FSAL table the last stage's input is the new solution
     itself, so it is evaluated straight into ``ynew``, and the input of the
     stage before it is kept in ``ystage``: both sit at ``t + h``, which the
@@ -46,7 +48,7 @@ def step_source(table, name: str) -> str:
     s = len(b)
     fsal = bool(table.fsal) and all(a[s - 1, j] == b[j] for j in range(s)) and c[s - 1] == 1.0
     lines = [
-        f"def {name}(rhs, lin, t, h, y, p, f0, K, ynew, errv, ytmp, ystage):",
+        f"def {name}(rhs, lin, t, h, y, p, f0, K, ynew, errv, errv3, ytmp, ystage):",
         f"    '''One step of {table.name}, coefficients compiled in (neurosim.solver._unroll).'''",
         "    n = y.shape[0]",
         "    for i in range(n):",
@@ -64,7 +66,35 @@ def step_source(table, name: str) -> str:
     if not fsal:
         lines.append(f"        ynew[i] = y[i] + h * ({_combination(b, 'K[{}, i]')})")
     lines.append(f"        errv[i] = h * ({_combination(e, 'K[{}, i]')})")
+    if table.e3 is not None:
+        lines.append(f"        errv3[i] = h * ({_combination(table.e3, 'K[{}, i]')})")
     lines.append(f"    return {s - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def extras_source(table, name: str) -> str:
+    """Source of ``name(rhs, lin, t, h, y, p, K, ytmp)``: the stages that only the
+    continuous extension needs, into the rows of ``K`` after the step's own;
+    returns the number of right-hand side calls (0 for most tables)."""
+    lines = [f"def {name}(rhs, lin, t, h, y, p, K, ytmp):"]
+    for k in range(len(table.c_extra)):
+        row = table.stages + k
+        comb = _combination(table.a_extra[k, :row], "K[{}, i]")
+        lines.append("    for i in range(y.shape[0]):")
+        lines.append(f"        ytmp[i] = y[i] + h * ({comb})")
+        lines.append(f"    _call_rhs(rhs, lin, t + {_lit(table.c_extra[k])} * h, ytmp, p, K[{row}])")
+    lines.append(f"    return {len(table.c_extra)}")
+    return "\n".join(lines) + "\n"
+
+
+def dispatch_source(name: str, args: str, targets, fallback: str) -> str:
+    """Source of ``name(kid, <args>)`` calling ``targets[kid](<args>)``: the
+    run-time choice between the compiled steps of several tables."""
+    lines = [f"def {name}(kid, {args}):"]
+    for k, target in enumerate(targets):
+        lines.append(f"    if kid == {k}:")
+        lines.append(f"        return {target}({args})")
+    lines.append(f"    return {fallback}")
     return "\n".join(lines) + "\n"
 
 

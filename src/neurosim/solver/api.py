@@ -11,12 +11,12 @@ from numba.core.registry import CPUDispatcher
 from ..errors import NeurosimKeyError, NeurosimTypeError, NeurosimValueError, did_you_mean
 from . import _kernels as K
 from ._codegen import get_kernel
-from ._tableaus import EXPLICIT, ROSENBROCK, RODAS4
+from ._tableaus import DP5, DOP853, EXPLICIT, ROSENBROCK, RODAS4
 
 __all__ = ["solve_ensemble", "EnsembleResult", "Status", "METHODS"]
 
 #: Methods accepted by ``solve_ensemble(method=...)``.
-METHODS = ("auto", "rodas5p", "rodas4", "dp5")
+METHODS = ("auto", "rodas5p", "rodas4", "dp5", "dop853")
 
 
 class Status(enum.IntEnum):
@@ -127,6 +127,20 @@ class EnsembleResult:
                 f"times={self.t.size}, states={self.y.shape[2]}, succeeded={ok}/{self.n_members})")
 
 
+#: The automatic method starts with DOP853 at this rtol and below, and with
+#: Dormand-Prince 5(4) above it (docs/solver.md, "Methods").
+AUTO_DOP853_RTOL = 1e-5
+
+
+def _auto_explicit(rtol):
+    """The explicit method the automatic one starts with at this tolerance."""
+    try:
+        tight = float(rtol) <= AUTO_DOP853_RTOL
+    except (TypeError, ValueError):
+        tight = False  # rtol is checked, with a clear message, below
+    return DOP853 if tight else DP5
+
+
 def _as_float_array(name, value, ndim_allowed):
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -173,7 +187,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         entry, so only non-zero entries need writing). Without it the
         stiff method builds a forward-difference Jacobian (n extra rhs
         evaluations per step).
-    method : {"auto", "rodas5p", "rodas4", "dp5"}
+    method : {"auto", "rodas5p", "rodas4", "dp5", "dop853"}
         ``"rodas4"``: the L-stable Rosenbrock method of Hairer & Wanner (order
         4, embedded order 3, dense output of order 3), for stiff problems
         and for pharmacology with fast and slow processes together.
@@ -184,13 +198,20 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         HIRES at rtol 5e-6 the error is 40 times rtol), so it is not the
         default.
         ``"dp5"``: Dormand-Prince 5(4) with Shampine's order-4 dense output,
-        for non-stiff problems. ``"auto"`` (default) starts each member with
-        ``"dp5"`` and switches to ``"rodas4"`` when stiffness limits the
-        explicit step (the dominant eigenvalue times the step stays beyond
-        the explicit stability boundary for 15 steps), and back when the
-        Rosenbrock step no longer needs L-stability; each member decides
-        for itself. Choose a method explicitly when you know the problem:
-        ``"rodas4"`` for stiff ones, ``"dp5"`` for non-stiff ones.
+        for non-stiff problems.
+        ``"dop853"``: Dormand & Prince's order-8 pair with Hairer's error
+        estimate and order-7 dense output (three more right-hand side calls
+        in a step that has save times), for non-stiff problems at tight
+        tolerances; between steps its dense output loses accuracy on stiff
+        components.
+        ``"auto"`` (default) starts each member with an explicit method
+        (``"dop853"`` at rtol <= 1e-5, ``"dp5"`` above) and switches to
+        ``"rodas4"`` when stiffness limits the explicit step (the dominant
+        eigenvalue times the step stays beyond 3.25, Dormand-Prince's
+        stability boundary, for 15 steps), and back when the Rosenbrock
+        step no longer needs L-stability; each member decides for itself.
+        Choose a method explicitly when you know the problem: ``"rodas4"``
+        for stiff ones, ``"dp5"`` or ``"dop853"`` for non-stiff ones.
     rtol : float
         Relative tolerance (> 0).
     atol : float or array_like, shape (n_states,)
@@ -282,14 +303,15 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         raise NeurosimValueError(
             f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
             + did_you_mean(str(method), METHODS))
-    # The explicit family's method (Dormand-Prince 5(4), the one table in
-    # EXPLICIT) is compiled into the kernel; the Rosenbrock table is passed.
+    # Every method's step is compiled into the kernel; it is chosen at run time
+    # by the table's position (eid for the explicit, rid for the Rosenbrock).
     if method == "auto":
-        family, rtab_obj = K.FAMILY_AUTO, RODAS4
+        family, etab_obj, rtab_obj = K.FAMILY_AUTO, _auto_explicit(rtol), RODAS4
     elif method in EXPLICIT:
-        family, rtab_obj = K.FAMILY_EXPLICIT, RODAS4
+        family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
     else:
-        family, rtab_obj = K.FAMILY_ROSENBROCK, ROSENBROCK[method]
+        family, etab_obj, rtab_obj = K.FAMILY_ROSENBROCK, DP5, ROSENBROCK[method]
+    eid = K.EXPLICIT_TABLES.index(etab_obj)
 
     y0a = _as_float_array("y0", y0, (1, 2))
     y0a = np.ascontiguousarray(y0a if y0a.ndim == 2 else y0a[None, :])
@@ -407,11 +429,11 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     previous_chunk = numba.set_parallel_chunksize(1)
     try:
         if lin is None:
-            kernel(family, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
+            kernel(family, eid, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
                    damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
                    t_last, stats)
         else:
-            kernel.linear(family, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
+            kernel.linear(family, eid, rtab, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
                           damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
                           t_last, stats, *lin)
     finally:
