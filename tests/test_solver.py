@@ -114,7 +114,7 @@ def test_van_der_pol_stiff_matches_radau():
 # Dosing
 
 
-@pytest.mark.parametrize("method", ["rodas4", "rodas5p", "dp5", "auto"])
+@pytest.mark.parametrize("method", ["rodas4", "rodas5p", "dp5", "dop853", "auto"])
 def test_repeated_oral_doses_match_superposition(method):
     """q12h oral doses for 5 days against the closed-form superposition."""
     ka, ke = 1.2, 0.15
@@ -480,7 +480,7 @@ def _pk_ensemble(n):
 
 
 @pytest.mark.parametrize("problem,method", [("hires", "rodas4"), ("pk", "rodas4"),
-                                            ("pk", "dp5")])
+                                            ("pk", "dp5"), ("pk", "dop853")])
 def test_results_identical_across_threads_and_ensembles(problem, method):
     """Bit-for-bit: 1 vs 2 threads, and a member alone vs inside the ensemble."""
     if problem == "hires":
