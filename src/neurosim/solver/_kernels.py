@@ -724,16 +724,26 @@ def _explicit_stiffness(h, ynew, ystage, fnew, fstage):
 
 
 @njit(inline="always", error_model="numpy")
-def _inf_norm(J):
+def _h_norm_below(h, J, bound):
+    """``h * ||J||_inf < bound``, deciding on the diagonal first where it can.
+
+    Each row sum is at least the row's diagonal entry (a sum of non-negative
+    terms, rounded monotonically), so one diagonal entry with ``h |J_ii| >=
+    bound`` settles it without the n^2 row sums: the usual case while a
+    problem is stiff. Otherwise the rows are summed until one reaches the
+    bound. The verdict is that of comparing ``h`` times the full norm.
+    """
     n = J.shape[0]
-    best = 0.0
+    for i in range(n):
+        if h * abs(J[i, i]) >= bound:
+            return False
     for i in range(n):
         row = 0.0
         for j in range(n):
             row += abs(J[i, j])
-        if row > best:
-            best = row
-    return best
+        if h * row >= bound:
+            return False
+    return True
 
 
 
@@ -1377,7 +1387,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, autonomous
                     else:
                         # Back to explicit once its stability bound no longer
                         # limits the step the Rosenbrock method chose.
-                        if h_next * _inf_norm(J) < _NONSTIFF_HNORM:
+                        if _h_norm_below(h_next, J, _NONSTIFF_HNORM):
                             n_nonstiff += 1
                             if n_nonstiff >= _STIFF_COUNT:
                                 switch = True
