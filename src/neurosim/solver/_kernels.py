@@ -473,22 +473,28 @@ def _err_norm_e3(err5, err3, y, ynew, rtol, atol):
 
 @njit(inline="always", error_model="numpy")
 def _ros_factor(J, h, gamma, W, piv, nsplit, sp, sparse, rowmax, fptr, fcol):
-    """Build and factorise ``W = I/(h gamma) - J``; returns (ok, sparse used)."""
+    """Build and factorise ``W = I/(h gamma) - J``; returns (ok, sparse used).
+
+    The sparse path is compiled into each step; the dense one, also the
+    fallback on a small pivot, is a call (:func:`_ros_factor_dense`), which
+    keeps the kernels quicker to compile."""
     fac = 1.0 / (h * gamma)
-    _, lptr, lidx, uptr, uidx, _fill = sp
     if sparse:
+        _, lptr, lidx, uptr, uidx, _fill = sp
         _build_w_pattern(J, fac, W, rowmax, fptr, fcol)
-    else:
-        _build_w(J, fac, W, rowmax)
-    if sparse and not sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
-        sparse = False
-        _build_w(J, fac, W, rowmax)  # the elimination overwrote it
-    if not sparse and not _w_factor(W, piv, rowmax, nsplit):
-        return False, sparse
-    return True, sparse
+        if sparse_lu_factor(W, rowmax, lptr, lidx, uptr, uidx):
+            return True, True
+    return _ros_factor_dense(J, fac, W, piv, nsplit, rowmax), False
 
 
-@njit(inline="always", error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
+def _ros_factor_dense(J, fac, W, piv, nsplit, rowmax):
+    """Dense LU of ``W = fac I - J`` (rebuilt: a failed sparse elimination overwrote it)."""
+    _build_w(J, fac, W, rowmax)
+    return _w_factor(W, piv, rowmax, nsplit)
+
+
+@njit(error_model="numpy", _nrt=False)
 def _ros_solve(W, piv, rowmax, nsplit, sp, sparse, b):
     """Solve ``W x = b`` in place with the factors of :func:`_ros_factor`."""
     if sparse:
@@ -897,9 +903,13 @@ def lin_absorb(t, yfull, pe, ys, lin):
         ys[i] = yfull[stepped[i]]
 
 
-@njit(inline="always", error_model="numpy")
+@njit(error_model="numpy", _nrt=False)
 def lin_rhs(rhs, t, ys, pe, fs, lin):
-    """Right-hand side of the stepped states, the closed-form ones as input."""
+    """Right-hand side of the stepped states, the closed-form ones as input.
+
+    A function of its own, not inlined: the steps call the right-hand side
+    from 30-odd places, and a copy of the closed form's expansion at each
+    made the model's kernel take 1.5x as long to compile."""
     stepped, p_user, yf, ff = lin[0], lin[4], lin[5], lin[6]
     m = ys.shape[0]
     _lin_expand(t, ys, pe, yf, stepped, lin[1], lin[2], lin[3])
