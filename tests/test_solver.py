@@ -449,16 +449,14 @@ def test_adaptive_error_tracks_tolerance(method):
     assert errs[2] < 1e-6
 
 
-@pytest.mark.parametrize("rtol, method", [(1e-4, "dp5"), (2e-5, "dp5"), (1e-5, "dop853"),
-                                          (1e-7, "dop853")])
-def test_auto_starts_with_the_explicit_method_for_its_tolerance(rtol, method):
+@pytest.mark.parametrize("rtol", [1e-4, 1e-7])
+def test_auto_starts_with_dormand_prince(rtol):
     """On a non-stiff problem "auto" never switches, so it must give bit for bit the
-    result of the explicit method it starts with: DOP853 at rtol <= 1e-5, Dormand-Prince
-    above."""
+    result of Dormand-Prince, the explicit method it starts with, at any tolerance."""
     t = np.linspace(0.0, 10.0, 21)
     kw = dict(jac=_conv_jac, rtol=rtol, atol=rtol * 1e-2)
     auto = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method="auto", **kw)
-    fixed = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method=method, **kw)
+    fixed = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method="dp5", **kw)
     assert auto.stats["n_switches"][0] == 0
     assert np.array_equal(auto.y, fixed.y)
     assert auto.stats["n_steps"][0] == fixed.stats["n_steps"][0]
