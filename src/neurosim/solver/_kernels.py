@@ -305,12 +305,18 @@ def _all_finite(v):
 
 
 @njit(inline="always", error_model="numpy")
+def _err_scale(y, ynew, rtol, atol, i):
+    """The error scale of state i: atol + rtol * max(|y|, |ynew|)."""
+    return atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+
+
+@njit(inline="always", error_model="numpy")
 def _err_norm(err, y, ynew, rtol, atol):
     """Root-mean-square of the error scaled by atol + rtol * max(|y|, |ynew|)."""
     n = err.shape[0]
     s = 0.0
     for i in range(n):
-        sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+        sc = _err_scale(y, ynew, rtol, atol, i)
         v = err[i] / sc
         s += v * v
     if n == 0:
@@ -421,11 +427,10 @@ EXPLICIT_TABLES = tuple(EXPLICIT.values())
 RK_ROWS = max(tab.rows for tab in EXPLICIT_TABLES)
 _RK_STAGES = tuple(tab.stages for tab in EXPLICIT_TABLES)
 _RK_ERROR_ORDER = tuple(float(tab.error_order) for tab in EXPLICIT_TABLES)
-_RK_HLAMBDA = tuple(tab.stiff_hlambda for tab in EXPLICIT_TABLES)
 _RK_HAS_E3 = tuple(tab.e3 is not None for tab in EXPLICIT_TABLES)
 
 
-def _compile_tables(tables, sources, args, fallback, name, inline_dispatch=True):
+def _compile_tables(tables, sources, args, fallback, name):
     """Compile one function per table from ``sources(table, name)`` and the
     dispatcher ``name(kid, args)`` between them (module globals)."""
     targets = []
@@ -456,7 +461,7 @@ def _err_norm_e3(err5, err3, y, ynew, rtol, atol):
     s5 = 0.0
     s3 = 0.0
     for i in range(n):
-        sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+        sc = _err_scale(y, ynew, rtol, atol, i)
         v5 = err5[i] / sc
         v3 = err3[i] / sc
         s5 += v5 * v5
@@ -1063,10 +1068,13 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, eid, rtab, auton
         ``rhs(t, y, p, dydt)``, ``jac(t, y, p, J)`` (used when ``has_jac``)
         and ``hook(t, y, p, target, amount, tag)`` (used when ``has_hook``).
     family : int
-        0 explicit Runge-Kutta (Dormand-Prince 5(4), compiled in), 1 Rosenbrock
-        (``rtab``), 2
+        0 explicit Runge-Kutta (``eid``), 1 Rosenbrock (``rtab``), 2
         automatic: start explicit, switch to Rosenbrock when the explicit
-        method's stability limits the step, and back when it no longer does.
+        method's stability limits the step, and back when it no longer does
+        (the stiffness test is Dormand-Prince's, the method "auto" starts with).
+    eid : int
+        The explicit method: its position in :data:`EXPLICIT_TABLES` (its step
+        is compiled in).
     rtab : tuple
         The Rosenbrock method ``(rid, dense, error_order)``: its position in
         :data:`ROSENBROCK_TABLES` (its step is compiled in), its dense-output
@@ -1176,7 +1184,6 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, autonomous
     n_d = dose_t.shape[0]
     e_err_order = _RK_ERROR_ORDER[eid]
     e_stages = _RK_STAGES[eid]
-    e_hlambda = _RK_HLAMBDA[eid]
     e_has_e3 = _RK_HAS_E3[eid]
     rid, rdense, r_err_order = rtab
     auto = family == FAMILY_AUTO
@@ -1385,7 +1392,7 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, autonomous
                         # the step left the input of the one before last in ftmp.
                         hl = _explicit_stiffness(h, ynew, ftmp, K[e_stages - 1],
                                                  K[e_stages - 2])
-                        if hl > e_hlambda:
+                        if hl > _STIFF_HLAMBDA:
                             n_stiff += 1
                             n_nonstiff = 0
                             if n_stiff >= _STIFF_COUNT:

@@ -35,7 +35,7 @@ class ExplicitTable:
 
     family = "explicit"
 
-    def __init__(self, name, a, b, e, c, dense, order, error_order, fsal, stiff_hlambda,
+    def __init__(self, name, a, b, e, c, dense, order, error_order, fsal,
                  e3=None, a_extra=None, c_extra=None):
         self.name = name
         self.a = np.ascontiguousarray(a, dtype=np.float64)
@@ -47,9 +47,6 @@ class ExplicitTable:
         self.error_order = error_order
         self.fsal = fsal
         self.stages = len(self.b)
-        #: h|lambda| on the negative real axis beyond which the automatic method
-        #: counts a step as stiff (at most the method's stability boundary)
-        self.stiff_hlambda = float(stiff_hlambda)
         #: optional second, lower-order error estimate; with it the error is
         #: ``err5**2 / sqrt(err5**2 + 0.01 * err3**2)`` (Hairer's DOP853)
         self.e3 = None if e3 is None else np.ascontiguousarray(e3, dtype=np.float64)
@@ -113,7 +110,7 @@ _dp5_dense = np.array([
     [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
 ])
 DP5 = ExplicitTable("dp5", _dp5_a, _dp5_b, _dp5_b - _dp5_bhat, _dp5_c, _dp5_dense,
-                    order=5, error_order=4, fsal=True, stiff_hlambda=3.25)
+                    order=5, error_order=4, fsal=True)
 
 
 # ---------------------------------------------------------------------------
@@ -154,14 +151,9 @@ def _dop853():
     for m in range(7):
         dense += np.outer(F[m], w[m][1:8])
     return ExplicitTable("dop853", a, b, co.E5, c, dense, order=8,
-                         error_order=7, fsal=True, stiff_hlambda=_DOP853_STIFF, e3=co.E3,
-                         a_extra=a_extra,
+                         error_order=7, fsal=True, e3=co.E3, a_extra=a_extra,
                          c_extra=co.C[s:co.N_STAGES_EXTENDED])
 
-
-# The stiffness verdict (used only if the automatic method ever starts with
-# DOP853) at DOP853's stability boundary on the negative real axis.
-_DOP853_STIFF = 6.1
 
 DOP853 = _dop853()
 
