@@ -47,7 +47,7 @@ from neurosim.solver import _kernels as _K
 
 
 @numba.njit(cache={cache}, parallel=True, nogil=True)
-def ensemble(family, eid, rtab, autonomous, nsplit, y0, params, t_eval, dose_t, dose_target,
+def ensemble(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, dose_t, dose_target,
              dose_amount, dose_tag, rtol, atol, max_steps, first_step, max_step,
              out, status, t_last, stats):
     m = out.shape[0]
@@ -60,7 +60,7 @@ def ensemble(family, eid, rtab, autonomous, nsplit, y0, params, t_eval, dose_t, 
         ip = ii if npar > 1 else np.int64(0)
         idose = ii if nd > 1 else np.int64(0)
         st, tl = _K.integrate_member(
-            {rhs}, {jac}, {hook}, {has_jac}, {has_hook}, family, eid, rtab, autonomous,
+            {rhs}, {jac}, {hook}, {has_jac}, {has_hook}, family, eid, rtab, land, autonomous,
             nsplit, y0[iy], params[ip], t_eval, dose_t, dose_target, dose_amount[idose], dose_tag,
             rtol, atol, max_steps, first_step, max_step, out[ii], stats[ii], None)
         status[ii] = st
@@ -68,7 +68,7 @@ def ensemble(family, eid, rtab, autonomous, nsplit, y0, params, t_eval, dose_t, 
 
 
 @numba.njit(cache={cache}, parallel=True, nogil=True)
-def ensemble_lin(family, eid, rtab, autonomous, nsplit, y0, params, t_eval, dose_t, dose_target,
+def ensemble_lin(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, dose_t, dose_target,
                  dose_amount, dose_tag, rtol, atol, max_steps, first_step, max_step,
                  out, status, t_last, stats, mask, lam, vec, vinv):
     m = out.shape[0]
@@ -83,7 +83,7 @@ def ensemble_lin(family, eid, rtab, autonomous, nsplit, y0, params, t_eval, dose
         idose = ii if nd > 1 else np.int64(0)
         pe = _K.lin_pack(n, mask[ii], lam[ii], vec[ii], vinv[ii])
         st, tl = _K.integrate_member(
-            {rhs}, {jac}, {hook}, True, {has_hook}, family, eid, rtab, autonomous,
+            {rhs}, {jac}, {hook}, True, {has_hook}, family, eid, rtab, land, autonomous,
             nsplit, y0[iy], pe, t_eval, dose_t, dose_target, dose_amount[idose], dose_tag,
             rtol, atol, max_steps, first_step, max_step, out[ii], stats[ii],
             _K.lin_index(mask[ii], vec[ii], params[ip]))
