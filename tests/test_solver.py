@@ -438,25 +438,31 @@ def test_compiled_explicit_step_matches_its_table(name):
 
 @pytest.mark.parametrize("method", ["rodas4", "dp5", "dop853"])
 def test_adaptive_error_tracks_tolerance(method):
-    """Adaptive global error on the test system falls as rtol tightens (every method)."""
+    """Adaptive global error on the test system falls as rtol tightens (every method).
+
+    The steps interpolate the save times here (``land_on_saves=False``), so that the
+    error control alone chooses them: landed on 21 save times, DOP853's steps at rtol
+    1e-4 and 1e-6 are the save spacing both times, and so is the error."""
     t = np.linspace(0.0, 10.0, 21)
     errs = []
     for rtol in (1e-4, 1e-6, 1e-8):
         res = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, jac=_conv_jac, rtol=rtol,
-                             atol=rtol * 1e-2, method=method)
+                             atol=rtol * 1e-2, method=method, land_on_saves=False)
         errs.append(np.max(np.abs(res.y[0] - _conv_exact(t))))
     assert errs[0] > errs[1] > errs[2]
     assert errs[2] < 1e-6
 
 
-@pytest.mark.parametrize("rtol", [1e-4, 1e-7])
-def test_auto_starts_with_dormand_prince(rtol):
+@pytest.mark.parametrize("rtol, method", [(1e-4, "dp5"), (2e-5, "dp5"), (1e-5, "dop853"),
+                                          (1e-7, "dop853")])
+def test_auto_starts_with_the_explicit_method_for_its_tolerance(rtol, method):
     """On a non-stiff problem "auto" never switches, so it must give bit for bit the
-    result of Dormand-Prince, the explicit method it starts with, at any tolerance."""
+    result of the explicit method it starts with: DOP853 at rtol <= 1e-5, Dormand-Prince
+    above (each with its own save-time rule: DOP853's steps land on them)."""
     t = np.linspace(0.0, 10.0, 21)
     kw = dict(jac=_conv_jac, rtol=rtol, atol=rtol * 1e-2)
     auto = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method="auto", **kw)
-    fixed = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method="dp5", **kw)
+    fixed = solve_ensemble(_conv_rhs, [0.25, 1.0], t, None, method=method, **kw)
     assert auto.stats["n_switches"][0] == 0
     assert np.array_equal(auto.y, fixed.y)
     assert auto.stats["n_steps"][0] == fixed.stats["n_steps"][0]
@@ -625,8 +631,8 @@ def _relax_rhs(t, y, p, dydt):
     dydt[1] = -y[1]
 
 
-def test_explicit_steps_land_on_save_times_when_asked():
-    """``land_on_saves=True`` makes DOP853's saved values its step values.
+def test_dop853_steps_land_on_save_times():
+    """DOP853's saved values are its step values (``land_on_saves`` default).
 
     A fast state (lambda = -1000) relaxing to cos(t), 101 save times, rtol
     1e-6, against Radau at rtol 1e-12 (floor 1e-3). DOP853's steps sit at its
@@ -639,12 +645,20 @@ def test_explicit_steps_land_on_save_times_when_asked():
     ref = solve_ivp(lambda tt, y: [-p[0] * (y[0] - np.cos(tt)), -y[1]], (0.0, 10.0),
                     [2.0, 1.0], method="Radau", t_eval=t, rtol=1e-12, atol=1e-14).y.T
     kw = dict(method="dop853", rtol=1e-6, atol=1e-9)
-    landed = solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, land_on_saves=True, **kw)
-    default = solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, **kw)
+    landed = solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, **kw)   # DOP853's default
+    interp = solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, land_on_saves=False, **kw)
     e_landed = scaled_error(landed.y[0], ref, 1e-3)
-    e_default = scaled_error(default.y[0], ref, 1e-3)
+    e_interp = scaled_error(interp.y[0], ref, 1e-3)
     assert e_landed < 1e-6
-    assert e_default > 3.0 * e_landed  # the explicit methods interpolate by default
+    assert e_interp > 3.0 * e_landed
+    # a list of methods: only DOP853's steps land, as by default
+    listed = solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, land_on_saves=["dop853"], **kw)
+    assert np.array_equal(listed.y, landed.y)
+    # Dormand-Prince interpolates by default, and lands when listed
+    dp = dict(kw, method="dp5")
+    assert (solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, land_on_saves=["dp5"], **dp)
+            .stats["n_steps"][0] > solve_ensemble(_relax_rhs, [2.0, 1.0], t, p, **dp)
+            .stats["n_steps"][0])
 
 
 @numba.njit(cache=True)

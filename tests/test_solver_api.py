@@ -93,7 +93,8 @@ def test_bad_doses(doses, match):
     (dict(first_step=-1.0), "first_step must be positive"),
     (dict(block_split=2), "block_split must be an integer from 1 to 1"),
     (dict(block_split=0), "block_split must be an integer from 1 to 1"),
-    (dict(land_on_saves="yes"), "land_on_saves must be None, True or False"),
+    (dict(land_on_saves="yes"), "land_on_saves must be None, True, False or a list of method names"),
+    (dict(land_on_saves=["dopri853"]), "got 'dopri853'"),
 ])
 def test_bad_options(kw, match):
     _raises(match, **kw)

@@ -93,6 +93,7 @@ from . import system as _system
 from ._progress import make_progress
 from .errors import NeurosimKeyError, NeurosimValueError, did_you_mean
 from .model import N_CORE, N_MODEL_PARAMS, N_SLOTS, SLOTS, STATES
+from .model.simulate import LAND_ON_SAVES
 from .scenario import Scenario, load_scenario
 from .treatments import pk as _pk
 from .units import HOURS_PER_DAY, HOURS_PER_WEEK
@@ -352,12 +353,7 @@ def _solve(y0, t_eval, p, ct, atol, rtol, threads, doses, chunk, progress, metho
                                  # linear PK compartments in closed form between doses
                                  # (the disease states alone have none: one kernel serves
                                  # both phases, so a fresh install compiles it once)
-                                 linear="auto",
-                                 # save times interpolated: the steps are far shorter
-                                 # than the save spacing here, and on the reference
-                                 # trial landing on them took 23 % more steps for the
-                                 # same error (docs/solver.md, "Save times")
-                                 land_on_saves=False)
+                                 linear="auto", land_on_saves=LAND_ON_SAVES)
         except (SystemError, ArithmeticError) as exc:
             # An arithmetic exception inside the compiled model (e.g. 0/0 in a Hill
             # function with an absurd exponent) surfaces from the parallel kernel.

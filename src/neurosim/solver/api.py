@@ -11,12 +11,40 @@ from numba.core.registry import CPUDispatcher
 from ..errors import NeurosimKeyError, NeurosimTypeError, NeurosimValueError, did_you_mean
 from . import _kernels as K
 from ._codegen import get_kernel
-from ._tableaus import DP5, EXPLICIT, ROSENBROCK, RODAS4
+from ._tableaus import DP5, DOP853, EXPLICIT, ROSENBROCK, RODAS4
 
 __all__ = ["solve_ensemble", "EnsembleResult", "Status", "METHODS"]
 
 #: Methods accepted by ``solve_ensemble(method=...)``.
 METHODS = ("auto", "rodas5p", "rodas4", "dp5", "dop853")
+
+#: The automatic method starts with DOP853 at this rtol and below, and with
+#: Dormand-Prince 5(4) above it (docs/solver.md, "Which method?").
+AUTO_DOP853_RTOL = 1e-5
+
+
+def _land_bits(land_on_saves, etab, rtab):
+    """The kernel's ``land`` bits for ``land_on_saves`` and the two tables in use."""
+    if land_on_saves is None:
+        names = {name for name, tab in EXPLICIT.items() if tab.lands} | set(ROSENBROCK)
+    elif land_on_saves is True or land_on_saves is False:
+        names = set(EXPLICIT) | set(ROSENBROCK) if land_on_saves else set()
+    else:
+        allowed = tuple(EXPLICIT) + tuple(ROSENBROCK)
+        message = ("land_on_saves must be None, True, False or a list of method names "
+                   f"({', '.join(map(repr, allowed))})")
+        if isinstance(land_on_saves, str):
+            raise NeurosimValueError(f"{message}; got the string {land_on_saves!r}")
+        try:
+            names = set(land_on_saves)
+        except TypeError:
+            raise NeurosimValueError(f"{message}; got {land_on_saves!r}") from None
+        for name in names:
+            if name not in allowed:
+                raise NeurosimValueError(f"{message}; got {name!r}"
+                                         + did_you_mean(str(name), allowed))
+    return ((K.LAND_EXPLICIT if etab.name in names else 0)
+            | (K.LAND_ROSENBROCK if rtab.name in names else 0))
 
 
 class Status(enum.IntEnum):
@@ -184,20 +212,18 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         ``"dp5"``: Dormand-Prince 5(4) with Shampine's order-4 dense output,
         for non-stiff problems.
         ``"dop853"``: Dormand & Prince's order-8 pair with Hairer's error
-        estimate and order-7 dense output (three more right-hand side calls
-        in a step that has save times), for smooth non-stiff problems at
-        tight tolerances. Its values between steps are not error-controlled
-        and can be far less accurate than its steps: on neurosim's disease
-        model at rtol 1e-6 they were off by 2e-4, and on HIRES by 40x rtol,
-        so ``"auto"`` does not use it. Check it against ``"dp5"`` on your
-        model before relying on it.
-        ``"auto"`` (default) starts each member with ``"dp5"`` and switches
-        to ``"rodas4"`` when stiffness limits the explicit step (the
-        dominant eigenvalue times the step stays beyond the explicit
+        estimate and order-7 dense output, for smooth non-stiff problems at
+        tight tolerances. Its dense output is not accurate where the step
+        sits at the stability boundary, so by default its steps end on the
+        save times (``land_on_saves``).
+        ``"auto"`` (default) starts each member with an explicit method,
+        ``"dop853"`` at rtol <= 1e-5 and ``"dp5"`` above, and switches to
+        ``"rodas4"`` when stiffness limits the explicit step (the dominant
+        eigenvalue times the step stays beyond the explicit method's
         stability boundary for 15 steps), and back when the Rosenbrock step
         no longer needs L-stability; each member decides for itself.
         Choose a method explicitly when you know the problem: ``"rodas4"``
-        for stiff ones, ``"dp5"`` for non-stiff ones.
+        for stiff ones, ``"dp5"`` or ``"dop853"`` for non-stiff ones.
     rtol : float
         Relative tolerance (> 0).
     atol : float or array_like, shape (n_states,)
@@ -255,23 +281,23 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         eigenvector matrix (condition number above 1e8) is solved without
         closed form. The choice depends only on the member's own data.
         ``res.n_linear`` gives the number of closed-form states per member.
-    land_on_saves : bool, optional
-        Whether steps end on the save times, so that every saved value is a
+    land_on_saves : None, bool or list of method names
+        Whose steps end on the save times, so that every saved value is a
         step's own, error-controlled value, rather than interpolated by the
-        method's continuous extension. ``None`` (default): the Rosenbrock
-        steps land on save times and the explicit ones interpolate. The
-        Rosenbrock continuous extensions (order 3 for Rodas4) have no error
-        control of their own: on HIRES at rtol 3.2e-6 Rodas4's interpolated
-        values were 16 times less accurate than its steps, and landing made
-        them as accurate for 20 % more steps. Dormand-Prince's order-4
-        interpolant is as accurate as its steps, and landing would only add
-        steps (on an hourly-output dosing problem, 25 % more for a third
-        less error). ``True``: every step lands (worth it for ``"dop853"``,
-        whose interpolant is the weak point). ``False``: every save time is
-        interpolated, the fewest steps; use it when save times are much
-        denser than the steps and the interpolation error is acceptable.
-        A save time within 1 % of a step's length from its start is
-        interpolated either way.
+        method's continuous extension. ``None`` (default): the steps of
+        ``"rodas4"``, ``"rodas5p"`` and ``"dop853"`` land, those of
+        ``"dp5"`` interpolate. The continuous extensions of the Rosenbrock
+        methods (order 3 for Rodas4) and of DOP853 at its stability
+        boundary have no error control of their own: on HIRES at rtol 1e-5
+        Rodas4's interpolated values were 13 times less accurate than its
+        steps. Dormand-Prince's order-4 interpolant is as accurate as its
+        steps, and landing would only add steps (on an hourly-output dosing
+        problem, 25 % more for a third less error). ``True``: every method's
+        steps land; ``False``: none do (the fewest steps, for save times
+        much denser than the steps); a list such as ``["dop853"]``: those
+        methods' steps land. A save time within 1 % of a step's length from
+        its start is interpolated either way. See docs/solver.md, "Save
+        times".
 
     Returns
     -------
@@ -309,19 +335,17 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
     # Every method's step is compiled into the kernel; it is chosen at run time
     # by the table's position (eid for the explicit, rid for the Rosenbrock).
     if method == "auto":
-        family, etab_obj, rtab_obj = K.FAMILY_AUTO, DP5, RODAS4
+        try:
+            tight = float(rtol) <= AUTO_DOP853_RTOL
+        except (TypeError, ValueError):
+            tight = False  # rtol is checked, with a clear message, below
+        family, etab_obj, rtab_obj = K.FAMILY_AUTO, DOP853 if tight else DP5, RODAS4
     elif method in EXPLICIT:
         family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
     else:
         family, etab_obj, rtab_obj = K.FAMILY_ROSENBROCK, DP5, ROSENBROCK[method]
     eid = K.EXPLICIT_TABLES.index(etab_obj)
-    if land_on_saves is None:
-        land = K.LAND_ROSENBROCK
-    elif land_on_saves is True or land_on_saves is False:
-        land = K.LAND_ALL if land_on_saves else K.LAND_NONE
-    else:
-        raise NeurosimValueError(
-            f"land_on_saves must be None, True or False; got {land_on_saves!r}")
+    land = _land_bits(land_on_saves, etab_obj, rtab_obj)
 
     y0a = _as_float_array("y0", y0, (1, 2))
     y0a = np.ascontiguousarray(y0a if y0a.ndim == 2 else y0a[None, :])
