@@ -19,7 +19,8 @@ __all__ = ["solve_ensemble", "EnsembleResult", "Status", "METHODS"]
 METHODS = ("auto", "rodas5p", "rodas4", "dp5", "dop853")
 
 #: The automatic method starts with DOP853 at this rtol and below, and with
-#: Dormand-Prince 5(4) above it (docs/solver.md, "Which method?").
+#: Dormand-Prince 5(4) above it or when states are in closed form (``linear=``):
+#: there DOP853's error estimate can be fooled (docs/solver.md, "Which method?").
 AUTO_DOP853_RTOL = 1e-5
 
 
@@ -215,9 +216,12 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         estimate and order-7 dense output, for smooth non-stiff problems at
         tight tolerances. Its dense output is not accurate where the step
         sits at the stability boundary, so by default its steps end on the
-        save times (``land_on_saves``).
+        save times (``land_on_saves``). Its error estimate can accept a step
+        far too long when the states it steps feel a change only through
+        their input (closed-form states, ``linear=``): prefer ``"dp5"`` there.
         ``"auto"`` (default) starts each member with an explicit method,
-        ``"dop853"`` at rtol <= 1e-5 and ``"dp5"`` above, and switches to
+        ``"dop853"`` at rtol <= 1e-5 and ``"dp5"`` above or with ``linear``
+        (where DOP853's error estimate was fooled), and switches to
         ``"rodas4"`` when stiffness limits the explicit step (the dominant
         eigenvalue times the step stays beyond the explicit method's
         stability boundary for 15 steps), and back when the Rosenbrock step
@@ -339,6 +343,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
             tight = float(rtol) <= AUTO_DOP853_RTOL
         except (TypeError, ValueError):
             tight = False  # rtol is checked, with a clear message, below
+        tight = tight and (linear is None or linear is False)
         family, etab_obj, rtab_obj = K.FAMILY_AUTO, DOP853 if tight else DP5, RODAS4
     elif method in EXPLICIT:
         family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
