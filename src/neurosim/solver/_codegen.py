@@ -47,8 +47,8 @@ from neurosim.solver import _kernels as _K
 
 
 @numba.njit(cache={cache}, parallel=True, nogil=True)
-def ensemble(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, dose_t, dose_target,
-             dose_amount, dose_tag, rtol, atol, max_steps, first_step, max_step,
+def ensemble(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, dose_t,
+             dose_target, dose_amount, dose_tag, rtol, atol, max_steps, first_step, max_step,
              out, status, t_last, stats):
     m = out.shape[0]
     ny = y0.shape[0]
@@ -68,8 +68,8 @@ def ensemble(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, do
 
 
 @numba.njit(cache={cache}, parallel=True, nogil=True)
-def ensemble_lin(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, dose_t, dose_target,
-                 dose_amount, dose_tag, rtol, atol, max_steps, first_step, max_step,
+def ensemble_lin(family, eid, rtab, land, autonomous, nsplit, y0, params, t_eval, dose_t,
+                 dose_target, dose_amount, dose_tag, rtol, atol, max_steps, first_step, max_step,
                  out, status, t_last, stats, mask, lam, vec, vinv):
     m = out.shape[0]
     ny = y0.shape[0]

@@ -49,11 +49,12 @@ FAMILY_AUTO = 2
 
 # Which steps end on the save times (``land``, bits): the explicit ones
 # (DOP853's by default), the Rosenbrock ones, both or none (every save time
-# inside a step interpolated). The Rosenbrock continuous extensions are of order 3 (Rodas4) and 4 (Rodas5P) and carry no
-# error control of their own: on HIRES at rtol 3.2e-6 Rodas4's interpolated
-# values were 16x less accurate than its steps (4.4e-6 vs 2.7e-7), and
-# ending the steps on the 101 save times made them as accurate as the steps
-# for 20 % more steps (docs/solver.md, "Save times").
+# inside a step interpolated). The Rosenbrock continuous extensions are of
+# order 3 (Rodas4) and 4 (Rodas5P) and carry no error control of their own: on
+# HIRES at rtol 3.2e-6 Rodas4's interpolated values were 16x less accurate
+# than its steps (4.4e-6 vs 2.7e-7), and ending the steps on the 101 save
+# times made them as accurate as the steps for 20 % more steps
+# (docs/solver.md, "Save times").
 LAND_NONE = 0
 LAND_EXPLICIT = 1
 LAND_ROSENBROCK = 2
@@ -1187,8 +1188,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, eid, rtab, land,
     replay = np.zeros(_REPLAY_MAX)      # steps allowed after the previous dose (0: none)
     replay_next = np.zeros(_REPLAY_MAX)  # ... being recorded after this one
     return _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, land, autonomous,
-                  nsplit, n, p, p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol, atol,
-                  max_steps, first_step, max_step, out, stats, sp, sp_outside, fptr, fcol,
+                  nsplit, n, p, p_user, t_eval, dose_t, dose_target, dose_amount, dose_tag, rtol,
+                  atol, max_steps, first_step, max_step, out, stats, sp, sp_outside, fptr, fcol,
                   rowmax, yfull, orow, y, ynew, f0, errv, errv3, ytmp, ftmp, dfdt, K, J, W, piv,
                   replay, replay_next)
 

@@ -472,9 +472,9 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
                    damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
                    t_last, stats)
         else:
-            kernel.linear(family, eid, rtab, land, bool(autonomous), nsplit, y0a, pa, t, dt_, dtarget,
-                          damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out, status,
-                          t_last, stats, *lin)
+            kernel.linear(family, eid, rtab, land, bool(autonomous), nsplit, y0a, pa, t, dt_,
+                          dtarget, damount, dtag, rtol, atol_a, int(max_steps), first, hmax, out,
+                          status, t_last, stats, *lin)
     finally:
         numba.set_num_threads(previous)
         numba.set_parallel_chunksize(previous_chunk)
