@@ -609,7 +609,7 @@ def test_rosenbrock_steps_land_on_save_times(method):
     1e-4). By default the Rosenbrock steps end on the save times: the error
     stays below rtol. Interpolated instead (``land_on_saves=False``), the
     order-3/4 continuous extensions over the long late steps are several
-    times less accurate (measured 16x for Rodas4, 200x for Rodas5P).
+    times less accurate (measured 13x for Rodas4, 200x for Rodas5P).
     """
     t = np.linspace(0.0, P.HIRES_T_END, 101)
     ref = scipy_reference(P.hires_rhs, P.hires_jac, P.HIRES_Y0, t, P.HIRES_P)

@@ -147,7 +147,7 @@ def test_auto_stays_with_dormand_prince_when_states_are_in_closed_form():
     dp5 = solve_ensemble(pkpd_rhs, PKPD_Y0, t, PKPD_P, method="dp5", **kw)
     assert auto.stats["n_switches"][0] == 0
     assert np.array_equal(auto.y, dp5.y)
-    # without linear= the same tolerance starts with DOP853 (fewer steps)
+    # without linear= the same tolerance starts with DOP853
     kw.pop("linear")
     stepped = solve_ensemble(pkpd_rhs, PKPD_Y0, t, PKPD_P, method="auto", **kw)
     dop = solve_ensemble(pkpd_rhs, PKPD_Y0, t, PKPD_P, method="dop853", **kw)

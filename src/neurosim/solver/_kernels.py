@@ -55,10 +55,8 @@ FAMILY_AUTO = 2
 # than its steps (4.4e-6 vs 2.7e-7), and ending the steps on the 101 save
 # times made them as accurate as the steps for 20 % more steps
 # (docs/solver.md, "Save times").
-LAND_NONE = 0
 LAND_EXPLICIT = 1
 LAND_ROSENBROCK = 2
-LAND_ALL = 3
 # A save time closer to the step's start than this fraction of the step is
 # interpolated instead (no sliver steps where an interpolated step ended
 # just short of it).
@@ -1092,7 +1090,8 @@ def integrate_member(rhs, jac, hook, has_jac, has_hook, family, eid, rtab, land,
         0 explicit Runge-Kutta (``eid``), 1 Rosenbrock (``rtab``), 2
         automatic: start explicit, switch to Rosenbrock when the explicit
         method's stability limits the step, and back when it no longer does
-        (the stiffness test is Dormand-Prince's, the method "auto" starts with).
+        (the stiffness test uses Dormand-Prince's stability boundary,
+        :data:`_STIFF_HLAMBDA`, whichever explicit method ``eid`` is).
     eid : int
         The explicit method: its position in :data:`EXPLICIT_TABLES` (its step
         is compiled in).
@@ -1213,6 +1212,10 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, land, auto
     rid, rdense, r_err_order = rtab
     auto = family == FAMILY_AUTO
     cur = FAMILY_ROSENBROCK if family == FAMILY_ROSENBROCK else FAMILY_EXPLICIT
+    # Whose steps end on save times (none when every state is in closed form,
+    # n == 0: such a step is exact).
+    land_explicit = n > 0 and (land & LAND_EXPLICIT) != 0
+    land_rosenbrock = n > 0 and (land & LAND_ROSENBROCK) != 0
     sparse = False
     for k in range(N_STATS):
         stats[k] = 0
@@ -1301,11 +1304,9 @@ def _march(rhs, jac, hook, has_jac, has_hook, lin, family, eid, rtab, land, auto
             else:
                 t_new = t + h
             # End the step on the next save time it would pass over (or stop
-            # just short of), unless that is a sliver of the step. (With every
-            # state in closed form, n == 0, a step is exact and need not land.)
+            # just short of), unless that is a sliver of the step.
             h_cut = 0.0
-            if n > 0 and k_out < n_t and (land & (LAND_EXPLICIT if cur == FAMILY_EXPLICIT
-                                                  else LAND_ROSENBROCK)) != 0:
+            if (land_explicit if cur == FAMILY_EXPLICIT else land_rosenbrock) and k_out < n_t:
                 ts = t_eval[k_out]
                 if ts < te and ts <= t + 1.01 * h and ts - t > _LAND_MIN_FRACTION * h:
                     if ts < t_new:

@@ -223,9 +223,10 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         ``"dop853"`` at rtol <= 1e-5 and ``"dp5"`` above or with ``linear``
         (where DOP853's error estimate was fooled), and switches to
         ``"rodas4"`` when stiffness limits the explicit step (the dominant
-        eigenvalue times the step stays beyond the explicit method's
-        stability boundary for 15 steps), and back when the Rosenbrock step
-        no longer needs L-stability; each member decides for itself.
+        eigenvalue times the step stays beyond 3.25, Dormand-Prince's
+        stability boundary, for 15 steps, whichever explicit method runs),
+        and back when the Rosenbrock step no longer needs L-stability; each
+        member decides for itself.
         Choose a method explicitly when you know the problem: ``"rodas4"``
         for stiff ones, ``"dp5"`` or ``"dop853"`` for non-stiff ones.
     rtol : float
@@ -336,6 +337,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         raise NeurosimValueError(
             f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
             + did_you_mean(str(method), METHODS))
+    use_linear = linear is not None and linear is not False
     # Every method's step is compiled into the kernel; it is chosen at run time
     # by the table's position (eid for the explicit, rid for the Rosenbrock).
     if method == "auto":
@@ -343,7 +345,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
             tight = float(rtol) <= AUTO_DOP853_RTOL
         except (TypeError, ValueError):
             tight = False  # rtol is checked, with a clear message, below
-        tight = tight and (linear is None or linear is False)
+        tight = tight and not use_linear
         family, etab_obj, rtab_obj = K.FAMILY_AUTO, DOP853 if tight else DP5, RODAS4
     elif method in EXPLICIT:
         family, etab_obj, rtab_obj = K.FAMILY_EXPLICIT, EXPLICIT[method], RODAS4
@@ -446,7 +448,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
 
     kernel = get_kernel(rhs, jac, dose_hook)
     lin = None
-    if linear is not None and linear is not False:
+    if use_linear:
         if jac is None:
             raise NeurosimValueError(
                 "linear= needs the analytic Jacobian (jac=...), from which the linear "
