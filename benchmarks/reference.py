@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ def _solve_cached(problem, params, method, rtol, use_cache=True):
         raise RuntimeError(f"reference solve of {problem.name} with {method} failed")
     if use_cache:
         CACHE_DIR.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # unique: runs may overlap
         np.save(tmp, y)
         tmp.replace(path)
     return y

@@ -77,6 +77,27 @@ def test_quick_run_optional_baselines(tmp_path):
             assert "same_rtol_speedup" in p["matched_error"][name]
 
 
+def test_quick_run_of_the_auto_start_benchmark(tmp_path):
+    """benchmarks/bench_auto_start.py --quick on the dosing problem: both starts of
+    "auto" solve every member, tighter rtol gives a smaller error, and the
+    matched-error table pairs every Dormand-Prince point."""
+    out = tmp_path / "auto.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_auto_start.py"), "--quick",
+           "--problems", "pkpd", "--output", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    p = result["problems"]["pkpd"]
+    for start in ("dp5", "dop853"):
+        points = p["points"][start]
+        assert [q["rtol"] for q in points] == result["rtols"]
+        assert all(q["traj_per_s"] > 0 and math.isfinite(q["error"]) for q in points)
+        # at rtol 1e-4 and 1e-6 both starts are well inside 1e-3 on this smooth problem
+        assert points[0]["error"] < 1e-3 and points[-1]["error"] < points[0]["error"]
+    assert len(p["matched"]) == len(result["rtols"])
+    assert "DOP853 start" in proc.stdout
+
+
 # --------------------------------------------------------------------------
 # The benchmark problems themselves
 # --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ __all__ = ["initial_state", "simulate", "Simulation", "STATE_SCALES", "default_a
 
 #: ``land_on_saves`` for the disease model's solves (here and in
 #: :mod:`neurosim.simulation`): the Rosenbrock steps interpolate the save times,
-#: DOP853's (``"auto"`` at rtol <= 1e-3) land on them. The model's steps are far
+#: DOP853's (``"auto"`` at rtol <= 1e-4) land on them. The model's steps are far
 #: shorter than the spacing of its save times, and on the reference virtual trial
 #: landing the Rosenbrock steps took 23 % more steps for the same error at the
 #: save times; DOP853's interpolant was 2e-4 off where its steps were 1e-6
