@@ -83,15 +83,15 @@ def _solver_case(name: str, members: int) -> _Case:
 
 
 def _model_case(members: int) -> _Case:
-    import re
+    from bench_sweep import sweep_text
+    from reference import cached
 
     from neurosim import model
+    from neurosim._jitcache import package_digest
     from neurosim.sweep import loads_sweep
 
-    repo = HERE.parent
-    text = (repo / "scenarios" / "sweeps" / "reference_trial.toml").read_text()
-    text = re.sub(r"(?m)^patients = \d+", f"patients = {members}", text)
-    patients, _ = loads_sweep(text, source="reference_trial.toml").patients(0, members)
+    sweep = loads_sweep(sweep_text(members), source="reference_trial.toml")
+    patients, _ = sweep.patients(0, members)
     params = np.ascontiguousarray(patients[:, :model.N_MODEL_PARAMS])
     t = np.linspace(0.0, 8766.0, 366)
     sample = params[np.linspace(0, members - 1, 6).astype(int)]
@@ -100,28 +100,21 @@ def _model_case(members: int) -> _Case:
         sim = model.simulate(t, p, rtol=rtol, threads=1)
         return sim.y, np.asarray(sim.status) == 0
 
-    key = hashlib.sha256(sample.tobytes() + t.tobytes() + model.STATE_SCALES.tobytes())
-    from neurosim._jitcache import package_digest
-    key.update(package_digest().encode())
-    path = HERE / ".cache" / f"model-Radau-1e-11-{key.hexdigest()[:16]}.npy"
-    if path.exists():
-        y_ref = np.load(path)
-    else:
+    def radau():
         print("  reference: scipy Radau rtol 1e-11 on 6 patients (once, cached) ...",
               file=sys.stderr, flush=True)
-        y_ref = model.simulate(t, sample, backend="scipy", method="Radau", rtol=1e-11).y
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, y_ref)
-        tmp.replace(path)
+        return model.simulate(t, sample, backend="scipy", method="Radau", rtol=1e-11).y
+
+    key = hashlib.sha256(sample.tobytes() + t.tobytes() + package_digest().encode())
+    y_ref = cached(f"model-Radau-1e-11-{key.hexdigest()[:16]}.npy", radau)
     return _Case("model", solve, params, sample, y_ref, model.STATE_SCALES * 1e-3)
 
 
 def _error(case: _Case, rtol: float) -> float:
+    from reference import error_metric
+
     y, ok = case.solve(case.sample, rtol)
-    if not np.all(ok):
-        return float("inf")
-    return float(np.max(np.abs(y - case.y_ref) / (np.abs(case.y_ref) + case.floor)))
+    return error_metric(y, case.y_ref, case.floor, ok)
 
 
 def _speed(case: _Case, rtol: float, repeats: int) -> float:

@@ -80,19 +80,31 @@ def _key(problem, params, method, rtol) -> str:
     return h.hexdigest()[:16]
 
 
-def _solve_cached(problem, params, method, rtol, use_cache=True):
-    path = CACHE_DIR / f"{problem.name}-{method}-{rtol:g}-{_key(problem, params, method, rtol)}.npy"
+def cached(name: str, compute, use_cache: bool = True) -> np.ndarray:
+    """``compute()``'s array, kept in ``CACHE_DIR / name`` (written atomically, under a
+    per-process temporary name, since runs may overlap) and loaded from there next time."""
+    path = CACHE_DIR / name
     if use_cache and path.exists():
         return np.load(path)
-    y, ok = ScipySolver(method).solve(problem, params, rtol, problem.atol(rtol), max_steps=10**7)
-    if not np.all(ok):
-        raise RuntimeError(f"reference solve of {problem.name} with {method} failed")
+    y = compute()
     if use_cache:
         CACHE_DIR.mkdir(exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # unique: runs may overlap
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
         np.save(tmp, y)
         tmp.replace(path)
     return y
+
+
+def _solve_cached(problem, params, method, rtol, use_cache=True):
+    def solve():
+        y, ok = ScipySolver(method).solve(problem, params, rtol, problem.atol(rtol),
+                                          max_steps=10**7)
+        if not np.all(ok):
+            raise RuntimeError(f"reference solve of {problem.name} with {method} failed")
+        return y
+
+    name = f"{problem.name}-{method}-{rtol:g}-{_key(problem, params, method, rtol)}.npy"
+    return cached(name, solve, use_cache)
 
 
 def reference(problem, n_sample: int, use_cache: bool = True, check: bool = True):
