@@ -28,24 +28,23 @@ AUTO_DOP853_RTOL = 1e-4
 
 def _land_bits(land_on_saves, etab, rtab):
     """The kernel's ``land`` bits for ``land_on_saves`` and the two tables in use."""
-    if land_on_saves is None:
-        names = {name for name, tab in EXPLICIT.items() if tab.lands} | set(ROSENBROCK)
-    elif land_on_saves is True or land_on_saves is False:
-        names = set(EXPLICIT) | set(ROSENBROCK) if land_on_saves else set()
-    else:
-        allowed = tuple(EXPLICIT) + tuple(ROSENBROCK)
-        message = ("land_on_saves must be None, True, False or a list of method names "
-                   f"({', '.join(map(repr, allowed))})")
-        if isinstance(land_on_saves, str):
-            raise NeurosimValueError(f"{message}; got the string {land_on_saves!r}")
-        try:
-            names = set(land_on_saves)
-        except TypeError:
-            raise NeurosimValueError(f"{message}; got {land_on_saves!r}") from None
-        for name in names:
-            if name not in allowed:
-                raise NeurosimValueError(f"{message}; got {name!r}"
-                                         + did_you_mean(str(name), allowed))
+    if land_on_saves is None:  # each explicit table says; the Rosenbrock steps land
+        return (K.LAND_EXPLICIT if etab.lands else 0) | K.LAND_ROSENBROCK
+    if land_on_saves is True or land_on_saves is False:
+        return K.LAND_EXPLICIT | K.LAND_ROSENBROCK if land_on_saves else 0
+    allowed = tuple(EXPLICIT) + tuple(ROSENBROCK)
+    message = ("land_on_saves must be None, True, False or a list of method names "
+               f"({', '.join(map(repr, allowed))})")
+    if isinstance(land_on_saves, str):
+        raise NeurosimValueError(f"{message}; got the string {land_on_saves!r}")
+    try:
+        names = set(land_on_saves)
+    except TypeError:
+        raise NeurosimValueError(f"{message}; got {land_on_saves!r}") from None
+    for name in names:
+        if name not in allowed:
+            raise NeurosimValueError(f"{message}; got {name!r}"
+                                     + did_you_mean(str(name), allowed))
     return ((K.LAND_EXPLICIT if etab.name in names else 0)
             | (K.LAND_ROSENBROCK if rtab.name in names else 0))
 
