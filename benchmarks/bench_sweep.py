@@ -12,7 +12,9 @@ each configuration in a fresh process (kernels loaded, then timed):
 * the same patients one at a time through ``scipy.integrate.solve_ivp``
   (LSODA, the same njit right-hand side and Jacobian, restarted at every
   dose, titration decisions by the same compiled dose hook) on a sample;
-  the ratio of throughputs per core;
+  the ratio of throughputs per core, at the same rtol and at matched error
+  (both solvers' NRS against LSODA at rtol 1e-9; neurosim timed at a ladder
+  of rtols and taken at the loosest one as accurate as LSODA);
 * the time 100,000 patients would take at the measured rate;
 * peak memory (resident set) of a summary-only sweep of a shorter scenario
   (the same regimen for 2 weeks from a fixed start) with many patients.
@@ -220,8 +222,31 @@ def scipy_one_patient(sw, i: int, rtol: float):
     return seconds, nrs
 
 
-def bench_scipy(sample: int, folder: Path) -> dict:
-    """Scipy LSODA on ``sample`` patients; neurosim (1 thread) on the same ones."""
+#: rtol of the independent reference (scipy LSODA) for the error comparison; against
+#: rtol 1e-10 its NRS differs by about 1e-8 on the reference trial's patients
+REFERENCE_RTOL = 1e-9
+#: neurosim's rtol, as multiples of the scenario's, tried for the matched-error ratio
+RTOL_FACTORS = (3.0, 2.0, 1.5, 1.0, 1 / 1.5, 1 / 2, 1 / 3, 1 / 5, 1 / 10)
+
+
+def _timed_min(fn, repeats: int):
+    best, value = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        value = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, value
+
+
+def bench_scipy(sample: int, folder: Path, repeats: int = 3) -> dict:
+    """Scipy LSODA on ``sample`` patients; neurosim (1 thread) on the same ones.
+
+    Both are compared at the scenario's rtol and at matched error: every NRS
+    trajectory is compared with scipy LSODA at :data:`REFERENCE_RTOL`, and
+    neurosim is timed at each rtol of :data:`RTOL_FACTORS`; the matched point
+    is the loosest one whose largest NRS error over the sample is no larger
+    than LSODA's at the scenario's rtol.
+    """
     import numpy as np
 
     from neurosim.simulation import simulate_scenario
@@ -232,18 +257,37 @@ def bench_scipy(sample: int, folder: Path) -> dict:
     P, _ = sw.patients(0, sample)
     simulate_scenario(sc, patients=P[:1], threads=1)  # kernels loaded
     t = time.perf_counter()
-    ref = simulate_scenario(sc, patients=P, threads=1)
+    res = simulate_scenario(sc, patients=P, threads=1)
     neurosim_s = time.perf_counter() - t
-    secs, diffs = [], []
+    secs, diffs, lsoda_err, ref = [], [], [], []
     for i in range(sample):
         s, nrs = scipy_one_patient(sw, i, sc.rtol)
         secs.append(s)
-        diffs.append(float(np.nanmax(np.abs(nrs - ref["nrs"][i]))))
+        diffs.append(float(np.nanmax(np.abs(nrs - res["nrs"][i]))))
+        _, r = scipy_one_patient(sw, i, REFERENCE_RTOL)
+        ref.append(r)
+        lsoda_err.append(float(np.nanmax(np.abs(nrs - r))))
+    ref = np.array(ref)
+    ladder = []
+    for f in RTOL_FACTORS:
+        rtol = sc.rtol * f
+        simulate_scenario(sc, patients=P[:1], threads=1, rtol=rtol)
+        sec, r = _timed_min(lambda: simulate_scenario(sc, patients=P, threads=1, rtol=rtol),
+                            repeats)
+        err = np.nanmax(np.abs(r["nrs"] - ref), axis=1)
+        ladder.append({"rtol": rtol, "seconds": sec, "max_nrs_error": [float(e) for e in err]})
+    target = max(lsoda_err)
+    ok = [p for p in ladder if max(p["max_nrs_error"]) <= target]
+    matched = max(ok, key=lambda p: p["rtol"]) if ok else None
     years = sc.duration / HOURS_PER_YEAR
     return {"sample": sample, "scipy_seconds": secs,
             "scipy_patient_years_per_core_s": sample * years / sum(secs),
             "neurosim_1thread_seconds_same_patients": neurosim_s,
-            "max_nrs_difference": diffs}
+            "max_nrs_difference": diffs, "rtol": sc.rtol,
+            "reference_rtol": REFERENCE_RTOL, "lsoda_max_nrs_error": lsoda_err,
+            "neurosim_rtol_ladder": ladder,
+            "matched_rtol": None if matched is None else matched["rtol"],
+            "matched_neurosim_seconds": None if matched is None else matched["seconds"]}
 
 
 # ----------------------------------------------------------------------------- report
@@ -338,6 +382,13 @@ def main(argv=None) -> int:
             derived["ratio_vs_scipy_same_patients_1_thread"] = (
                 sum(sc["scipy_seconds"]) / sc["neurosim_1thread_seconds_same_patients"])
             derived["scipy_max_nrs_difference"] = max(sc["max_nrs_difference"])
+            derived["scipy_lsoda_max_nrs_error"] = max(sc["lsoda_max_nrs_error"])
+            same = next(p for p in sc["neurosim_rtol_ladder"] if p["rtol"] == sc["rtol"])
+            derived["neurosim_max_nrs_error"] = max(same["max_nrs_error"])
+            if sc["matched_rtol"] is not None:
+                derived["neurosim_matched_rtol"] = sc["matched_rtol"]
+                derived["ratio_vs_scipy_matched_error_same_patients_1_thread"] = (
+                    sum(sc["scipy_seconds"]) / sc["matched_neurosim_seconds"])
         if args.only in ("all", "memory"):
             m = run_child({"folder": tmp, "patients": args.memory_patients, "short": True,
                            "name": f"memory short x{args.memory_patients}",
