@@ -184,3 +184,126 @@ def test_hypothetical_drug_written_as_data_against_a_standard_drug():
     assert set(res.comparator_means) == {"morphine 10 mg po q4h"}
     # morphine has a side-effect burden, trkanib none: the paired difference is negative
     assert all(c["d_burden"] < 0 for c in res.comparisons)
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def _interrupt_after_first_batch(monkeypatch):
+    """Make the sweep behind dose_response receive Ctrl-C once its first batch is saved."""
+    import os
+    import signal
+
+    import neurosim.sweep as sweep_pkg
+
+    real = sweep_pkg.run_sweep
+    seen = []
+
+    def run(*args, **kw):
+        def on_batch(a, b):
+            seen.append((a, b))
+            if len(seen) == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, on_batch=on_batch, **kw)
+
+    monkeypatch.setattr(sweep_pkg, "run_sweep", run)
+    return seen
+
+
+def test_interrupted_dose_response_resumes_to_the_same_numbers(tmp_path, monkeypatch,
+                                                               morphine_run):
+    """Ctrl-C after the first batch keeps the finished patients beside the output (nothing
+    written at the output itself); resume=True finishes the run, and every stored metric
+    equals the uninterrupted run's (the module's fixture) bit for bit."""
+    from neurosim.analysis.doseresponse import running_file
+    from neurosim.sweep import SweepInterrupted
+
+    sc, whole, whole_out = morphine_run
+    out = tmp_path / "dr.h5"
+    kw = dict(patients=6, seed=3, n_boot=50, compare=["celecoxib"], output=out, threads=1,
+              batch_size=2)
+    _interrupt_after_first_batch(monkeypatch)
+    with pytest.raises(SweepInterrupted) as info:
+        dose_response(sc, "morphine", [5, 20, 80], **kw)
+    monkeypatch.undo()
+    work = running_file(out)
+    assert work == tmp_path / ".dr.running.h5" and work.exists() and not out.exists()
+    assert 0 < info.value.done < 6 and "--resume" in str(info.value)
+    res = dose_response(sc, "morphine", [5, 20, 80], resume=True, **kw)
+    assert out.exists() and not work.exists() and res.path == out
+    np.testing.assert_array_equal(res.mean_reduction, whole.mean_reduction)
+    np.testing.assert_array_equal(res.burden, whole.burden)
+    a, b = open_sweep(out), open_sweep(whole_out)
+    for arm in whole.arms:
+        for k, v in b.metrics(arm).items():
+            np.testing.assert_array_equal(a.metrics(arm)[k], v, err_msg=f"{arm} {k}")
+
+
+def test_resume_refuses_the_unfinished_run_of_another_study(tmp_path, monkeypatch):
+    """An unfinished run of other doses is not mixed in: a clear error, and it stays; without
+    resume it is discarded and the new study runs."""
+    from neurosim.analysis.doseresponse import running_file
+    from neurosim.errors import ResultsFileError
+    from neurosim.sweep import SweepInterrupted
+
+    sc = load_scenario(REPO / "scenarios/morphine_fixed.toml").with_changes(**SHORT)
+    out = tmp_path / "dr.csv"
+    kw = dict(patients=4, seed=3, n_boot=20, output=out, threads=1, batch_size=1)
+    _interrupt_after_first_batch(monkeypatch)
+    with pytest.raises(SweepInterrupted):
+        dose_response(sc, "morphine", [5, 20], **kw)
+    monkeypatch.undo()
+    work = running_file(out)
+    assert work.name == ".dr.running.h5" and work.exists()
+    before = work.read_bytes()
+    with pytest.raises(ResultsFileError, match="different dose-response study"):
+        dose_response(sc, "morphine", [5, 40], resume=True, **kw)
+    assert work.read_bytes() == before and not out.exists()
+    res = dose_response(sc, "morphine", [5, 40], **kw)
+    assert out.exists() and not work.exists() and res.doses.tolist() == [5.0, 40.0]
+    with pytest.raises(NeurosimValueError, match="resume needs the output"):
+        dose_response(sc, "morphine", [5, 40], resume=True, patients=4)
+
+
+def test_cli_dose_response_stopped_by_sigterm_resumes(tmp_path):
+    """`neurosim dose-response -o` stopped by SIGTERM mid-run exits 143 and says how to go
+    on; the same command with --resume finishes it with the numbers of an uninterrupted
+    run (its CSV table, byte for byte)."""
+    import signal
+    import subprocess
+    import sys
+
+    text = (REPO / "scenarios/morphine_fixed.toml").read_text()
+    text = (text.replace('duration = "12 weeks"', 'duration = "2 weeks"')
+                .replace('history = "4 weeks"', 'history = "0 d"')
+                .replace('output_interval = "1 h"', 'output_interval = "1 d"'))
+    scen = tmp_path / "short.toml"
+    scen.write_text(text)
+    args = [str(scen), "--drug", "morphine", "--doses", "5,20", "--patients", "60",
+            "--bootstrap", "20", "--threads", "1", "--batch-size", "1"]
+    whole = tmp_path / "whole.csv"
+    assert main(["dose-response", *args, "-o", str(whole), "-q"]) == 0
+    out = tmp_path / "cut.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "dose-response", *args,
+                             "-o", str(out), "--progress", "text"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # the first progress line: a batch is saved
+        if "/60 (" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err and "--resume" in err and not out.exists()
+    assert main(["dose-response", *args, "-o", str(out), "--resume", "-q"]) == 0
+    assert out.read_bytes() == whole.read_bytes()
+    assert not (tmp_path / ".cut.running.h5").exists()
+
+
+def test_interrupted_without_output_says_nothing_is_kept(monkeypatch):
+    from neurosim.sweep import SweepInterrupted
+
+    sc = load_scenario(REPO / "scenarios/morphine_fixed.toml").with_changes(**SHORT)
+    _interrupt_after_first_batch(monkeypatch)
+    with pytest.raises(SweepInterrupted, match="without an output file .* nothing is kept"):
+        dose_response(sc, "morphine", [5, 20], patients=4, seed=3, n_boot=20, threads=1,
+                      batch_size=1)

@@ -1,6 +1,7 @@
 """``neurosim dose-response``: a drug at several doses on the same virtual patients."""
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -16,8 +17,10 @@ def register(subparsers) -> None:
                      "print the responder rate, mean pain reduction and side-effect burden per "
                      "dose, the Emax fit with ED50 and its bootstrap interval, the dose at which "
                      "the side-effect burden reaches the threshold, the therapeutic window and "
-                     "paired differences with comparators (docs/dose-response.md). Exit status: "
-                     "0 success, 1 some patients failed, 2 bad input (nothing written)."))
+                     "paired differences with comparators (docs/dose-response.md). With -o, "
+                     "Ctrl-C keeps the finished batches and --resume finishes the run. Exit "
+                     "status: 0 success, 1 some patients failed, 2 bad input (nothing written), "
+                     "130 interrupted."))
     p.add_argument("scenario", help="scenario file (.toml) or packaged scenario name")
     p.add_argument("--drug", required=True, metavar="NAME", help="the drug whose dose varies")
     p.add_argument("--doses", required=True, metavar="D1,D2,...",
@@ -43,6 +46,12 @@ def register(subparsers) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="write the dose-response figure")
     p.add_argument("-o", "--output", metavar="FILE.h5|FILE.csv",
                    help="keep every run (.h5) or the summary table (.csv)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the interrupted run of the same command (needs -o; the "
+                        "unfinished runs wait beside it in .NAME.running.h5)")
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="patients per batch (default: as neurosim sweep); results do not "
+                        "depend on it")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N",
                        help="run batches on N single-threaded worker processes")
@@ -73,13 +82,17 @@ def _parse_doses(text: str) -> list:
 def _cmd_dose_response(args) -> int:
     from ._cli_common import command_line
     from ._cli_sweep import _progress_spec
-    from .analysis.doseresponse import DEFAULT_THRESHOLD, dose_response
+    from .analysis.doseresponse import DEFAULT_THRESHOLD, dose_response, running_file
     from .errors import NeurosimValueError, ResultsFileError
+    from .sweep import SweepInterrupted
 
-    for opt in ("workers", "threads", "patients", "bootstrap"):
+    for opt in ("workers", "threads", "patients", "bootstrap", "batch_size"):
         v = getattr(args, opt)
         if v is not None and v < 1:
-            raise NeurosimValueError(f"--{opt} must be >= 1; got {v}.")
+            raise NeurosimValueError(f"--{opt.replace('_', '-')} must be >= 1; got {v}.")
+    if args.resume and not args.output:
+        raise NeurosimValueError("--resume finishes the interrupted run written with -o FILE; "
+                                 "give the same -o as that run.")
     if args.plot:
         plot = Path(args.plot)
         if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
@@ -87,14 +100,23 @@ def _cmd_dose_response(args) -> int:
         if not plot.resolve().parent.is_dir():
             raise ResultsFileError(f"cannot write {plot}: its folder does not exist.")
     doses = _parse_doses(args.doses)
-    res = dose_response(args.scenario, args.drug, doses, unit=args.unit,
-                        patients=args.patients, seed=args.seed, compare=args.compare,
-                        response=args.response, side_effect=args.side_effect,
-                        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
-                        n_boot=args.bootstrap, output=args.output, threads=args.threads,
-                        workers=args.workers, dask=args.dask,
-                        progress=None if args.quiet else _progress_spec(args.progress),
-                        command_line=command_line(args))
+    if args.resume and not args.quiet and not running_file(args.output).exists():
+        print(f"neurosim dose-response: no unfinished run beside {args.output}; starting.",
+              file=sys.stderr)
+    try:
+        res = dose_response(args.scenario, args.drug, doses, unit=args.unit,
+                            patients=args.patients, seed=args.seed, compare=args.compare,
+                            response=args.response, side_effect=args.side_effect,
+                            threshold=(DEFAULT_THRESHOLD if args.threshold is None
+                                       else args.threshold),
+                            n_boot=args.bootstrap, output=args.output, threads=args.threads,
+                            workers=args.workers, dask=args.dask,
+                            progress=None if args.quiet else _progress_spec(args.progress),
+                            command_line=command_line(args), resume=args.resume,
+                            batch_size=args.batch_size)
+    except SweepInterrupted as exc:
+        print(f"neurosim dose-response: {exc}", file=sys.stderr)
+        return 130 if exc.signum == signal.SIGINT else 128 + exc.signum
     if not args.quiet:
         print(res.table())
         if res.path is not None:

@@ -45,6 +45,7 @@ import copy
 import dataclasses
 import json
 import math
+import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -546,7 +547,8 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
                   threshold: float = DEFAULT_THRESHOLD, n_boot: int = 500,
                   confidence: float = 0.95, output=None, threads: int | None = None,
                   workers: int | None = None, dask=None, progress=None,
-                  command_line: str | None = None) -> DoseResponseResult:
+                  command_line: str | None = None, resume: bool = False,
+                  batch_size: int | None = None) -> DoseResponseResult:
     """Run a drug at several dose levels on the same virtual patients and analyse it.
 
     Parameters
@@ -581,8 +583,16 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
     output : str or Path, optional
         ``.h5``: the runs (sweep layout) plus ``/dose_response``; ``.csv``: the
         per-arm table and the comparisons. Default: nothing kept.
-    threads, workers, dask, progress, command_line
+    threads, workers, dask, progress, command_line, batch_size
         As in :func:`neurosim.sweep.run_sweep`.
+    resume : bool
+        Finish an interrupted run of the same study. With an ``output``, the
+        runs go to a hidden file beside it (``.NAME.running.h5``) that is
+        removed once the result is written; a run stopped by Ctrl-C or
+        SIGTERM (which keeps every finished batch), or killed, leaves it
+        there, and ``resume=True`` finishes it instead of starting again:
+        the same numbers as an uninterrupted run. Without ``resume`` an
+        unfinished run is discarded.
 
     Returns
     -------
@@ -595,11 +605,16 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
         metric.
     NeurosimValueError
         Doses not positive or not increasing, a unit of the wrong kind, a
-        bad comparator.
+        bad comparator, ``resume`` without an ``output``.
+    ResultsFileError
+        An output that cannot be written; on ``resume``, an unfinished run
+        of a different study.
+    neurosim.sweep.SweepInterrupted
+        Ctrl-C or SIGTERM: the finished batches are kept for ``resume``.
     """
     from .. import _toml
     from ..scenario import Scenario, load_scenario
-    from ..sweep import loads_sweep, open_sweep, run_sweep
+    from ..sweep import SweepInterrupted, loads_sweep, open_sweep, run_sweep
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     d = _check_doses(doses)
@@ -612,6 +627,9 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
     if not (math.isfinite(threshold) and threshold > 0):
         raise NeurosimValueError(f"threshold must be a positive number; got {threshold!r}.")
     out_path = Path(output) if output is not None else None
+    if resume and out_path is None:
+        raise NeurosimValueError("resume needs the output file of the interrupted run (-o): "
+                                 "its unfinished runs are kept beside it.")
     if out_path is not None and out_path.suffix.lower() not in (".h5", ".hdf5", ".csv"):
         raise ResultsFileError(f"{out_path}: the output is a .h5 file (every run) or a .csv "
                                "table.")
@@ -704,23 +722,31 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
     text = _toml.dumps(raw, header=f"dose-response of {drug} from {sc.source}")
     sweep = loads_sweep(text, source=str(sc.source))
     tmpdir = None
-    if out_path is not None and out_path.suffix.lower() in (".h5", ".hdf5"):
-        h5 = out_path
-        overwrite = True
+    if out_path is not None:
+        # The runs go to a hidden file beside the output; the result replaces it
+        # (.h5) or is written from it (.csv). Interrupted, it stays for resume.
+        work = running_file(out_path)
+        if resume and work.exists():
+            _check_resumable(work, sweep)
+        elif work.exists():
+            work.unlink()
     else:
         tmpdir = tempfile.TemporaryDirectory(prefix="neurosim-dr-")
-        h5 = Path(tmpdir.name) / "dose_response.h5"
-        overwrite = False
+        work = Path(tmpdir.name) / "dose_response.h5"
+    keep = False
     try:
-        if h5 == out_path:
-            # runs go to a temporary file; the result replaces the output at the end
-            work = h5.with_name(f".{h5.stem}.running{h5.suffix}")
-            if work.exists():
-                work.unlink()
-        else:
-            work = h5
-        run_sweep(sweep, work, summary_only=True, threads=threads, workers=workers, dask=dask,
-                  progress=progress, command_line=command_line, overwrite=overwrite)
+        try:
+            run_sweep(sweep, work, summary_only=True, threads=threads, workers=workers,
+                      dask=dask, progress=progress, command_line=command_line,
+                      resume=resume and work.exists(), batch_size=batch_size)
+        except SweepInterrupted as exc:
+            # its message names the file and says to rerun with --resume
+            keep = out_path is not None
+            if not keep:
+                exc.args = (f"stopped by {signal.Signals(exc.signum).name}: {exc.done} of "
+                            f"{exc.total} patients were done; without an output file (-o) "
+                            "nothing is kept to resume.",)
+            raise
         res = open_sweep(work)
         names = [a.name for a in sweep.arms]
         ok = np.ones(res.n_patients, dtype=bool)
@@ -730,7 +756,7 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
                                        "nrs_endpoint"})) for a in names}
         result = _analyse(sc, drug, d, unit, M, ok, names, sweep, comparators, response,
                           side_effect, threshold, n_boot, seed, confidence, notes)
-        if h5 == out_path:
+        if out_path is not None and out_path.suffix.lower() in (".h5", ".hdf5"):
             _write_group(work, result)
             work.replace(out_path)
             result.path = out_path
@@ -738,11 +764,33 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
             _write_csv(out_path, result)
             result.path = out_path
     finally:
-        if h5 == out_path and work.exists() and work != out_path:
+        if not keep and work.exists() and work != out_path:
             work.unlink()
         if tmpdir is not None:
             tmpdir.cleanup()
     return result
+
+
+def running_file(output) -> Path:
+    """Where :func:`dose_response` keeps the runs of ``output`` until it is written.
+
+    ``.NAME.running.h5`` beside ``NAME.h5`` or ``NAME.csv``: what a resumed run finishes.
+    """
+    out = Path(output)
+    suffix = out.suffix if out.suffix.lower() in (".h5", ".hdf5") else ".h5"
+    return out.with_name(f".{out.stem}.running{suffix}")
+
+
+def _check_resumable(work: Path, sweep) -> None:
+    """Refuse to resume ``work`` when it holds the runs of another study."""
+    from ..sweep.store import read_header
+
+    if read_header(work).get("sweep_sha256") != sweep.sha256:
+        raise ResultsFileError(
+            f"{work} holds an unfinished run of a different dose-response study (another "
+            "scenario, drug, doses, comparators, patients or seed). Rerun that study with "
+            "--resume to finish it, or run without --resume to start this one (the unfinished "
+            "run is then discarded).")
 
 
 def _analyse(sc, drug, d, unit, M, ok, names, sweep, comparators, response, side_effect,
