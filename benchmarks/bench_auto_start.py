@@ -128,6 +128,8 @@ def _speed(case: _Case, rtol: float, repeats: int) -> float:
 
 
 def run_case(case: _Case, rtols, repeats: int) -> dict:
+    from reference import loosest_matching
+
     from neurosim.solver import api
 
     saved = api.AUTO_DOP853_RTOL
@@ -146,8 +148,7 @@ def run_case(case: _Case, rtols, repeats: int) -> dict:
         api.AUTO_DOP853_RTOL = saved
     matched = []
     for p in points["dp5"]:
-        ok = [q for q in points["dop853"] if q["error"] <= p["error"]]
-        q = max(ok, key=lambda q: q["rtol"]) if ok else None
+        q = loosest_matching(points["dop853"], p["error"])
         matched.append({"dp5": p, "dop853": q,
                         "ratio": q["traj_per_s"] / p["traj_per_s"] if q else None})
     return {"members": int(case.ensemble.shape[0]), "points": points, "matched": matched}

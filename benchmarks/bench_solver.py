@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 
 import problems as problems_module  # noqa: E402
 import solvers  # noqa: E402
-from reference import error_by_state, error_metric, reference  # noqa: E402
+from reference import error_by_state, error_metric, loosest_matching, reference  # noqa: E402
 
 ALL_SOLVERS = list(solvers.SOLVERS)
 COMPETITORS = ["numbalsoda", "roadrunner", "scipy-lsoda", "scipy-radau"]
@@ -189,12 +189,6 @@ def make_runner(name, problem, pools, threads=2, method="auto"):
 
 N_START = {"neurosim": 256, "neurosim-dp5": 256, "neurosim-linear": 256, "numbalsoda": 64, "roadrunner": 16, "scipy-lsoda": 1, "scipy-radau": 1}
 N_CAP = {"scipy-lsoda": 200, "scipy-radau": 50}
-
-
-def loosest_matching(scan, error):
-    """Loosest scanned rtol whose error is at or below ``error`` (or None)."""
-    good = [row for row in scan if row["error"] is not None and row["error"] <= error]
-    return max(good, key=lambda row: row["rtol"]) if good else None
 
 
 def _loadavg():

@@ -36,7 +36,8 @@ import scipy
 
 from solvers import ScipySolver
 
-__all__ = ["REFERENCE_METHODS", "reference", "error_metric", "error_by_state"]
+__all__ = ["REFERENCE_METHODS", "reference", "error_metric", "error_by_state",
+           "loosest_matching", "cached"]
 
 #: problem name -> ((method, rtol) of the reference, (method, rtol) of the check)
 REFERENCE_METHODS = {
@@ -57,6 +58,15 @@ def error_metric(y, y_ref, floor, ok=None) -> float:
     if not np.all(np.isfinite(err)):
         return float("inf")
     return float(err.max())
+
+
+def loosest_matching(scan, error):
+    """Loosest scanned rtol whose error is at or below ``error`` (or None).
+
+    ``scan``: records with ``"rtol"`` and ``"error"`` (None for a failed run).
+    """
+    good = [row for row in scan if row["error"] is not None and row["error"] <= error]
+    return max(good, key=lambda row: row["rtol"]) if good else None
 
 
 def error_by_state(y, y_ref, floor, ok=None) -> list:
