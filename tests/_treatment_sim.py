@@ -17,7 +17,7 @@ from neurosim.treatments.pk import drug_jac, drug_rhs
 
 
 def simulate(ct, t_eval, *, p_model=(), y0_core=(), hook=None, core_rhs=None, rtol=1e-10,
-             atol=1e-12):
+             atol=1e-12, p=None):
     """Integrate a compiled scenario; returns ``(y, p)``, ``y`` of shape (len(t_eval), n_total).
 
     Parameters
@@ -34,8 +34,11 @@ def simulate(ct, t_eval, *, p_model=(), y0_core=(), hook=None, core_rhs=None, rt
         ``core_rhs(t, y, p, dydt)`` writing the core derivatives (default: 0).
     rtol, atol : float
         Tolerances of ``solve_ivp``.
+    p : ndarray, optional
+        The full parameter vector (default: ``ct.parameters(p_model)``).
     """
-    p = ct.parameters(np.asarray(p_model, dtype=float))
+    if p is None:
+        p = ct.parameters(np.asarray(p_model, dtype=float))
     y = np.concatenate([np.asarray(y0_core, dtype=float), ct.y0])
     n = y.size
     n_core, off = ct.n_core, ct.p_offset

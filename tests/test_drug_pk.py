@@ -6,7 +6,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from _treatment_sim import simulate
-from neurosim.errors import ScenarioError
+from neurosim.errors import NeurosimValueError, ScenarioError
 from neurosim.treatments.library import load_library
 from neurosim.treatments.liver import liver_state
 from neurosim.treatments.pk import (
@@ -419,3 +419,124 @@ def test_plan_from_a_scenario_table_with_a_hypothetical_drug():
         TreatmentPlan.from_scenario({"regimen": []}, source="s.toml")
     with pytest.raises(ScenarioError, match="liver state"):
         TreatmentPlan.from_scenario({"liver": "child_pugh_x"}, source="s.toml")
+
+
+# ------------------------------------------------------------ per-patient drug factors
+
+
+def _patients(ct, n):
+    """``n`` copies of the parameter vector (no model parameters)."""
+    return ct.parameters(np.zeros((n, 0)))
+
+
+def test_patient_factors_on_clearance_volume_and_ke0_against_closed_forms(lib):
+    """Reference: the one-compartment closed forms of the IV-bolus test with each patient's
+    CL, V and ke0 multiplied by its factors: k = CL fcl / (V fv), A = D e^{-kt},
+    Ce = D/(V fv) ke0' / (ke0' - k) (e^{-kt} - e^{-ke0' t}). Tol 1e-7."""
+    plan = TreatmentPlan(lib)
+    plan.add_regimen("100 mg iv once", drug="onecmt")
+    ct = plan.compile(n_core=0, p_offset=0, t_end=24.0)
+    fcl, fv, fke = np.array([2.0, 1.0, 0.7]), np.array([0.5, 1.0, 1.3]), np.array([3.0, 1.0, 0.9])
+    p = _patients(ct, 3)
+    ct.scale_drug(p, "onecmt", "cl", fcl)
+    ct.scale_drug(p, "onecmt", "v1", fv)
+    ct.scale_drug(p, "onecmt", "ke0", fke)
+    t = np.linspace(0, 24, 49)
+    for i in range(3):
+        y, _ = simulate(ct, t, p=p[i])
+        V, k, ke0 = 50.0 * fv[i], 10.0 * fcl[i] / (50.0 * fv[i]), 0.5 * fke[i]
+        np.testing.assert_allclose(y[:, ct.index["onecmt.central"]], 100 * np.exp(-k * t),
+                                   rtol=1e-7, atol=1e-9)
+        ce = 100 / V * ke0 / (ke0 - k) * (np.exp(-k * t) - np.exp(-ke0 * t))
+        np.testing.assert_allclose(y[:, ct.index["onecmt.ce"]], ce, rtol=1e-7, atol=1e-10)
+
+
+def test_patient_factors_on_absorption_rate_and_extent_against_bateman(lib):
+    """Reference: the Bateman function C = F' D ka' / (V (ka' - k)) (e^{-kt} - e^{-ka' t})
+    with ka' = 1.2 fka and F' = F ff, F = 0.8 (1 - E). Tol 1e-7. A factor that would take
+    F above 1 is capped at 1/F, and the first-pass metabolite fraction gets the same cap."""
+    plan = TreatmentPlan(lib)
+    plan.add_regimen("20 mg po once", drug="onecmt")
+    ct = plan.compile(n_core=0, p_offset=0, t_end=24.0)
+    F = 0.8 * (1 - 5.0 / _q_healthy())
+    fka, ff = np.array([0.5, 2.0, 1.0]), np.array([1.1, 0.6, 10.0])
+    p = _patients(ct, 3)
+    (cf, role_f), (cm, role_m) = ct.factor_columns("onecmt", "f")
+    assert (role_f, role_m) == ("f", "fmet")
+    fmet0 = p[0, cm]
+    assert p[0, cf] == pytest.approx(F, rel=1e-12) and fmet0 > 0
+    ct.scale_drug(p, "onecmt", "ka", fka)
+    ct.scale_drug(p, "onecmt", "f", ff)
+    assert p[2, cf] == 1.0
+    assert p[2, cm] == pytest.approx(fmet0 / F, rel=1e-12)
+    np.testing.assert_allclose(p[:2, cm], fmet0 * ff[:2], rtol=1e-12)
+    t = np.linspace(0, 24, 97)
+    k, V, D = 0.2, 50.0, 20.0
+    for i in range(2):
+        ka, Fi = 1.2 * fka[i], F * ff[i]
+        y, _ = simulate(ct, t, p=p[i])
+        ref = Fi * D * ka / (V * (ka - k)) * (np.exp(-k * t) - np.exp(-ka * t))
+        np.testing.assert_allclose(y[:, ct.index["onecmt.central"]] / V, ref, rtol=1e-7,
+                                   atol=1e-10)
+
+
+def test_patient_factor_on_potency_scales_every_ec50(lib):
+    """Reference: slot = 1 - Emax C^h / (C^h + (f EC50)^h), Emax 0.6, EC50 0.1, h 2; and the
+    opioid EC50s of morphine and M6G both multiplied by the factor."""
+    plan = TreatmentPlan(lib)
+    plan.add_regimen("1 mg iv once", drug="onecmt")
+    ct = plan.compile(n_core=0, p_offset=0, t_end=1.0)
+    p = _patients(ct, 2)
+    ct.scale_drug(p, "onecmt", "ec50", [1.0, 2.5])
+    y = ct.y0.copy()
+    y[ct.index["onecmt.ce"]] = 0.05
+    for i, f in enumerate((1.0, 2.5)):
+        s = np.zeros(N_SLOTS)
+        drug_slot_values(0.0, y, p[i], 0, 0, s)
+        ec50 = 0.1 * f
+        assert s[SLOT_INDEX["cox2"]] == pytest.approx(1 - 0.6 * 0.05 ** 2
+                                                      / (0.05 ** 2 + ec50 ** 2), rel=1e-12)
+    plan = TreatmentPlan(lib)
+    plan.add_regimen("10 mg po q12h", drug="morphine")
+    ct = plan.compile(n_core=0, p_offset=0, t_end=24.0)
+    p = _patients(ct, 1)
+    before = p.copy()
+    cols = [c for c, _ in ct.factor_columns("morphine", "ec50")]
+    assert len(cols) == 2  # morphine and M6G
+    ct.scale_drug(p, "morphine", "ec50", [3.0])
+    np.testing.assert_allclose(p[0, cols], 3.0 * before[0, cols], rtol=1e-15)
+    other = np.setdiff1d(np.arange(p.shape[1]), cols)
+    np.testing.assert_array_equal(p[0, other], before[0, other])
+
+
+def test_patient_factor_errors_name_the_drug_and_quantity(lib):
+    plan = TreatmentPlan(lib)
+    plan.add_regimen("10 mg iv once", drug="oxycodone")
+    ct = plan.compile(n_core=0, p_offset=0, t_end=1.0)
+    p = _patients(ct, 2)
+    with pytest.raises(NeurosimValueError, match="'morphine' is not given.*oxycodone"):
+        ct.scale_drug(p, "morphine", "cl", 1.0)
+    with pytest.raises(NeurosimValueError, match="unknown drug quantity 'clearance'.*cl, v1"):
+        ct.scale_drug(p, "oxycodone", "clearance", 1.0)
+    with pytest.raises(NeurosimValueError, match="no route with absorption"):
+        ct.scale_drug(p, "oxycodone", "ka", 1.0)
+    with pytest.raises(NeurosimValueError, match="finite and > 0"):
+        ct.scale_drug(p, "oxycodone", "cl", [1.0, -1.0])
+
+
+def test_patient_factor_on_volume_reaches_plasma_site_effects(lib):
+    """Reference: a plasma-site concentration slot reads A / V1; with V1 x 2 it halves
+    (tanezumab's free concentration in the ngf_binder slot). Exact up to rounding."""
+    plan = TreatmentPlan(lib)
+    plan.add_regimen("20 mg sc q8w", drug="tanezumab")
+    ct = plan.compile(n_core=0, p_offset=0, t_end=24.0)
+    p = _patients(ct, 2)
+    ct.scale_drug(p, "tanezumab", "v1", [1.0, 2.0])
+    y = ct.y0.copy()
+    y[ct.index["tanezumab.central"]] = 5.0
+    s = [np.zeros(N_SLOTS), np.zeros(N_SLOTS)]
+    for i in range(2):
+        drug_slot_values(0.0, y, p[i], 0, 0, s[i])
+    k = SLOT_INDEX["ngf_binder"]
+    assert s[0][k] > 0
+    assert s[1][k] == pytest.approx(s[0][k] / 2.0, rel=1e-12)

@@ -445,3 +445,24 @@ def test_model_arithmetic_of_a_patient_does_not_depend_on_the_others():
     a = rng.random((3, 50)) * 40
     np.testing.assert_array_equal(power(a, 2.0 / 3.0)[1], power(a[1], 2.0 / 3.0))
     np.testing.assert_allclose(power(a, 2.0 / 3.0), a ** (2.0 / 3.0), rtol=1e-15)
+
+
+def test_rank_correlations_in_an_lhs_of_fewer_patients_than_dimensions():
+    """Iman-Conover with 2 rows and 3 columns: the score matrix's correlation is singular;
+    the design is still drawn (each column keeps its stratified values)."""
+    sw = sweep("""
+[sweep]
+patients = 2
+design = "lhs"
+other_parameters = "fixed"
+[sweep.parameters]
+liver_inflammation = { distribution = "uniform", low = 0, high = 2 }
+il6_per_macrophage = { distribution = "uniform", low = "10 pg/mL", high = "40 pg/mL" }
+tnf_per_macrophage = { distribution = "lognormal", cv = 0.3 }
+[[sweep.correlations]]
+parameters = ["liver_inflammation", "il6_per_macrophage"]
+rank = 0.5
+""")
+    P, _ = sw.patients(0, 2)
+    strata = np.floor(P[:, PARAMETER_INDEX["liver_inflammation"]] / 2 * 2).astype(int)
+    assert sorted(strata) == [0, 1]

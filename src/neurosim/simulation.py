@@ -394,8 +394,8 @@ def _status_messages(status, reached, phase) -> list[str]:
 
 
 def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
-                      rtol: float | None = None, history_cache: dict | None = None
-                      ) -> "ScenarioResult":
+                      rtol: float | None = None, history_cache: dict | None = None,
+                      drug_factors: dict | None = None) -> "ScenarioResult":
     """Simulate a scenario for one patient or a population.
 
     Parameters
@@ -460,7 +460,7 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
     try:
         y_lead, start, presented, st1, msg1 = _cached_history(sc, P, threads, rtol, chunk,
                                                                rep, history_cache)
-        res = _treat(sc, P, y_lead, threads, rtol, chunk, rep)
+        res = _treat(sc, P, y_lead, threads, rtol, chunk, rep, drug_factors)
     finally:
         rep.close()
     status = np.where(st1 != 0, st1, res["status"])
@@ -587,12 +587,13 @@ def _natural_history(sc, P, threads, rtol, chunk, rep):
     return y_lead, start, presented, st, _status_messages(st, reached, "natural history")
 
 
-def _treat(sc, P, y_lead, threads, rtol, chunk, rep):
+def _treat(sc, P, y_lead, threads, rtol, chunk, rep, drug_factors=None):
     """The treated phase and every output."""
     plan = sc.plan
     ct = plan.compile(n_core=N_CORE, p_offset=N_MODEL_PARAMS, t_end=sc.duration)
     n = P.shape[0]
     p = ct.parameters(P)
+    _scale_drugs(ct, p, drug_factors)
     y0 = np.concatenate([y_lead, np.broadcast_to(ct.y0, (n, ct.n_states))], axis=1)
     t, t_int, pub, pre, n_days = _grid(sc)
     atol = rtol * np.concatenate([_model.STATE_SCALES, state_scales(ct, plan)])
@@ -638,6 +639,22 @@ def _treat(sc, P, y_lead, threads, rtol, chunk, rep):
                 slots=slots if sc.save_states else None, baseline=baseline,
                 mme_daily=mme_daily, status=st, messages=messages, steps=steps,
                 safety=safety, treatments=plan.describe())
+
+
+def _scale_drugs(ct, p, drug_factors) -> None:
+    """Apply per-patient drug factors (``"drug.quantity"`` -> (n,)) to ``p`` in place."""
+    for name, factor in (drug_factors or {}).items():
+        drug, _, quantity = str(name).rpartition(".")
+        if not drug:
+            raise NeurosimValueError(f"drug factor {name!r}: name it 'drug.quantity', e.g. "
+                                     "'morphine.cl'.")
+        if drug not in ct.drugs:
+            continue
+        f = np.asarray(factor, dtype=np.float64)
+        if f.shape not in ((), (p.shape[0],)):
+            raise NeurosimValueError(f"drug factor {name!r}: one value per patient "
+                                     f"({p.shape[0]}); got shape {f.shape}.")
+        ct.scale_drug(p, drug, quantity, f)
 
 
 # ----------------------------------------------------------------------------- metrics

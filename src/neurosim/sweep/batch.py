@@ -57,7 +57,8 @@ def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None)
     -------
     dict
         ``start``, ``stop``, ``treatment_start`` (h after diagnosis),
-        ``presented`` (int8), and per arm (``arms[name]``): ``metrics``
+        ``presented`` (int8), ``drug_factors`` (``"drug.quantity"`` -> (m,); empty
+        without ``[sweep.drugs]``), and per arm (``arms[name]``): ``metrics``
         (name -> (m,)), ``status`` (int8, solver code), ``phase`` (int8,
         :data:`PHASES`), ``steps`` (int64) and ``trajectories`` (output ->
         (m, n_times)); ``seconds`` (wall), ``neurosim_version``.
@@ -73,7 +74,8 @@ def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None)
         groups.setdefault(key, []).append(r)
     groups = {k: np.asarray(v) for k, v in groups.items()}
     history: dict = {}
-    out = {"start": int(start), "stop": int(start) + m, "arms": {},
+    factors = sweep.drug_factors(start, start + m)
+    out = {"start": int(start), "stop": int(start) + m, "arms": {}, "drug_factors": factors,
            "treatment_start": np.full(m, np.nan), "presented": np.full(m, -1, np.int8),
            "neurosim_version": __version__, "pid": os.getpid()}
     for a, arm in enumerate(sweep.arms):
@@ -85,7 +87,8 @@ def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None)
         for key, rows in groups.items():
             sc = sweep.arm_scenario(a, key)
             res = simulate_scenario(sc, patients=P[rows], threads=threads,
-                                    history_cache=history)
+                                    history_cache=history,
+                                    drug_factors={k: v[rows] for k, v in factors.items()})
             values = res.metrics()
             for k in METRIC_NAMES:
                 metrics[k][rows] = values[k]

@@ -285,6 +285,17 @@ class SweepResult:
                 out[str(ds.attrs["genotype"])] = labels[np.where(idx >= 0, idx, len(cats))]
         return out
 
+    def drug_factors(self) -> dict:
+        """``"drug.quantity"`` -> (n,) each patient's factor (``[sweep.drugs]``; NaN when
+        not run; empty without drug factors)."""
+        with self._file() as f:
+            if "patients/drug_factors" not in f:
+                return {}
+            names = [x.decode() if isinstance(x, bytes) else str(x)
+                     for x in f["patients/drug_factor_names"][()]]
+            F = f["patients/drug_factors"][()]
+        return {name: F[:, j] for j, name in enumerate(names)}
+
     # -- summaries --------------------------------------------------------------------
 
     def summary(self, arm=None) -> dict:
@@ -310,7 +321,8 @@ class SweepResult:
         -------
         pandas.DataFrame
             Columns ``patient``, ``arm``, ``done``, ``status``, the varied
-            parameters, genotypes, ``treatment_start_days`` and every metric.
+            parameters, genotypes, drug factors, ``treatment_start_days`` and every
+            metric.
         """
         from ..errors import require
 
@@ -319,6 +331,7 @@ class SweepResult:
         P = self.parameters
         names = self.parameter_names
         genos = self.genotypes()
+        factors = self.drug_factors()
         start = self.treatment_start / 24.0
         frames = []
         for a in arms:
@@ -327,6 +340,7 @@ class SweepResult:
             for j, n in enumerate(names):
                 cols[n] = P[:, j]
             cols.update(genos)
+            cols.update(factors)
             cols["treatment_start_days"] = start
             cols.update(self.metrics(a))
             frames.append(pd.DataFrame(cols))

@@ -38,6 +38,9 @@ receives::
     frequency = 0.07
     modifiers = [{ drug = "oxycodone", quantity = "pk.cl", factor = 0.8 }]
 
+    [sweep.drugs.tanezumab]             # between-patient variability of a drug
+    cl = { distribution = "lognormal", cv = 0.3 }    # factor on each patient's value
+
     [[sweep.arms]]
     name = "placebo"
 
@@ -85,7 +88,7 @@ DESIGN_STREAM = 2 ** 63
 CORRELATION_STREAM = 2 ** 63 + 1
 
 _SWEEP_KEYS = ("patients", "design", "other_parameters", "outputs", "parameters",
-               "correlations", "genotypes", "arms")
+               "correlations", "genotypes", "drugs", "arms")
 _DIST_KEYS = {
     "lognormal": ("median", "cv"),
     "normal": ("mean", "sd"),
@@ -98,6 +101,9 @@ _ARM_KEYS = ("name", "description", "regimens", "titration", "rescue", "procedur
 _OTHER = ("population", "fixed")
 # how far into the tails a plain normal must stay positive: P(z < -6) ~ 1e-9
 _NORMAL_SIGMAS = 6.0
+#: Plausible range of a drug factor: a distribution reaching beyond it (0.1 % to 99.9 %)
+#: is a warning.
+FACTOR_RANGE = (0.1, 10.0)
 
 
 # ----------------------------------------------------------------------------- distributions
@@ -105,14 +111,16 @@ _NORMAL_SIGMAS = 6.0
 
 @dataclass(frozen=True)
 class Dimension:
-    """One swept dimension: a model parameter with its distribution, or a genotype.
+    """One swept dimension: a model parameter or a drug factor with its distribution,
+    or a genotype.
 
     Attributes
     ----------
     name : str
-        Parameter name, or the genotype's name.
+        Parameter name, the genotype's name, or ``"drug.quantity"`` for a drug
+        factor (``[sweep.drugs]``).
     kind : str
-        ``"parameter"`` or ``"genotype"``.
+        ``"parameter"``, ``"genotype"`` or ``"drug"``.
     distribution : str
         One of :data:`DISTRIBUTIONS` (a genotype is ``"categorical"``).
     args : dict
@@ -181,7 +189,7 @@ class Dimension:
         j = np.asarray(j)
         if self.categorical:
             vals = np.asarray(self.args["values"], dtype=np.float64)
-            return vals[j] if self.kind == "parameter" else j.astype(np.float64)
+            return vals[j] if self.kind != "genotype" else j.astype(np.float64)
         return self.ppf((j + 0.5) / self.n_levels)
 
     def describe(self) -> str:
@@ -192,7 +200,7 @@ class Dimension:
             return f"genotype {self.name}: {cats}"
         from ..model.parameters import PARAMETERS
 
-        unit = PARAMETERS[self.name].unit
+        unit = PARAMETERS[self.name].unit if self.kind == "parameter" else "1"
         u = "" if unit in ("1", "") else f" {unit}"
         if d == "lognormal":
             text = f"lognormal, median {a['median']:g}{u}, cv {a['cv']:g}"
@@ -208,6 +216,8 @@ class Dimension:
                 f"{v:g}{u} ({w:.3g})" for v, w in zip(a["values"], _norm(a["weights"])))
         if self.levels:
             text += f"; {self.levels} grid levels"
+        if self.kind == "drug":
+            return f"{self.name} (factor on the patient's value): {text}"
         return f"{self.name}: {text}"
 
 
@@ -262,6 +272,7 @@ class Arm:
     description: str
     treatments: dict
     _scenarios: dict = field(default_factory=dict, repr=False)
+    _compiled: object = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -292,7 +303,7 @@ class Sweep:
         population, lognormal around their table value with its CV) or
         ``"fixed"`` (held at the patient's value).
     dimensions : list of Dimension
-        Swept parameters then genotypes, in file order.
+        Swept parameters, then genotypes, then drug factors, in file order.
     genotypes : list of Genotype
     correlation : ndarray (d, d) or None
         Target rank (Spearman) correlation between the dimensions.
@@ -368,6 +379,7 @@ class Sweep:
                 name=g.name, kind="genotype", distribution="categorical",
                 args={"values": list(range(len(g.labels))), "weights": list(g.frequencies),
                       "labels": list(g.labels)}))
+        self.dimensions += self._read_drug_dimensions(sweep.get("drugs", {}), rd)
         self.n_patients = self._read_size(sweep, raw)
         self.correlation = self._read_correlations(sweep.get("correlations", []), rd)
         self.outputs = self._read_outputs(sweep.get("outputs", ["nrs"]))
@@ -379,6 +391,7 @@ class Sweep:
         for a in range(len(self.arms)):
             for key in self._genotype_keys():
                 self.arm_scenario(a, key)
+        self._check_drug_dimensions()
         if self.design == "sobol" and self.n_patients & (self.n_patients - 1):
             self.warnings.append(
                 f"{self.source}: [sweep.patients] a Sobol design is balanced for a power of 2 "
@@ -390,11 +403,13 @@ class Sweep:
 
         return _parameter_value(row, value, key, rd)
 
-    def _read_dimension(self, name, spec, rd) -> Dimension:
+    def _read_dimension(self, name, spec, rd, *, key=None, row=None) -> Dimension:
+        """A model parameter's distribution, or (``row`` given) a drug factor's."""
         from ..model.parameters import PARAMETER_INDEX, PARAMETERS
 
-        key = f"sweep.parameters.{name}"
-        if name not in PARAMETERS:
+        kind = "parameter" if row is None else "drug"
+        key = key or f"sweep.parameters.{name}"
+        if row is None and name not in PARAMETERS:
             raise self._err(key, f"unknown model parameter {name!r}."
                             + did_you_mean(name, PARAMETERS.names)
                             + " Run 'neurosim params' to list them.")
@@ -409,7 +424,7 @@ class Sweep:
                             + f" Distributions: {', '.join(DISTRIBUTIONS)}.")
         allowed = ("distribution",) + _DIST_KEYS[dist] + ("levels",)
         rd.keys(spec, allowed, key)
-        row = PARAMETERS[name]
+        row = PARAMETERS[name] if row is None else row
         lowest = "> 0" if row.strictly_positive else ">= 0"
 
         def q(k, default=None):
@@ -504,8 +519,8 @@ class Sweep:
             raise self._err(key, "a grid needs 'levels' (points of this parameter: the medians "
                                  "of that many equal-probability strata), or give exact values "
                                  "with distribution = \"categorical\".")
-        dim = Dimension(name=name, kind="parameter", distribution=dist, args=args,
-                        levels=levels, index=PARAMETER_INDEX[name])
+        dim = Dimension(name=name, kind=kind, distribution=dist, args=args, levels=levels,
+                        index=PARAMETER_INDEX[name] if kind == "parameter" else -1)
         lo, hi = dim.ppf(np.array([1e-3, 1 - 1e-3])) if dist != "categorical" else (
             min(args["values"]), max(args["values"]))
         if lo < row.low * (1 - 1e-12) or hi > row.high * (1 + 1e-12):
@@ -514,6 +529,71 @@ class Sweep:
                 f"(0.1 % to 99.9 %), beyond the plausible range [{row.low:g}, {row.high:g}] "
                 f"{row.unit}.")
         return dim
+
+    def _read_drug_dimensions(self, table, rd) -> list:
+        """``[sweep.drugs.<drug>]``: distributions of per-patient factors on drug quantities."""
+        from ..model.parameters import Parameter
+        from ..treatments.pk import DRUG_FACTORS
+
+        if not isinstance(table, Mapping):
+            raise self._err("sweep.drugs", "must hold one table per drug, e.g. "
+                                           "[sweep.drugs.morphine] with cl = { distribution = "
+                                           "\"lognormal\", cv = 0.3 }.")
+        library = self.base.library
+        dims = []
+        for drug, quantities in table.items():
+            key = f"sweep.drugs.{drug}"
+            if drug not in library.drugs:
+                raise self._err(key, f"unknown drug {drug!r}." + did_you_mean(drug, library.names)
+                                + f" Known drugs: {', '.join(library.names)}.")
+            if not isinstance(quantities, Mapping) or not quantities:
+                raise self._err(key, "give the quantities that vary, e.g. cl = { distribution "
+                                     "= \"lognormal\", cv = 0.3 }; quantities: "
+                                     + ", ".join(DRUG_FACTORS) + ".")
+            for q, spec in quantities.items():
+                qkey = f"{key}.{q}"
+                if q not in DRUG_FACTORS:
+                    raise self._err(qkey, f"{q!r} is not a drug quantity that can vary."
+                                    + did_you_mean(q, list(DRUG_FACTORS))
+                                    + " Quantities: " + "; ".join(
+                                        f"{k} ({v})" for k, v in DRUG_FACTORS.items()) + ".")
+                row = Parameter(name=f"{drug}.{q}", value=1.0, unit="1", low=FACTOR_RANGE[0],
+                                high=FACTOR_RANGE[1], cv=0.0, module="drug",
+                                description=f"factor on {drug}'s {DRUG_FACTORS[q]}",
+                                source="sweep file")
+                dims.append(self._read_dimension(f"{drug}.{q}", spec, rd, key=qkey, row=row))
+        return dims
+
+    def _check_drug_dimensions(self):
+        """Each drug factor: a drug some arm gives, with that quantity."""
+        for d in self.drug_dimensions:
+            drug, q = d.name.rsplit(".", 1)
+            key = f"sweep.drugs.{drug}.{q}"
+            used = False
+            for a in range(len(self.arms)):
+                ct = self.arm_treatments(a)
+                if drug not in ct.drugs:
+                    continue
+                used = True
+                try:
+                    ct.factor_columns(drug, q)
+                except NeurosimError as exc:
+                    raise self._err(key, str(exc)) from None
+            if not used:
+                raise self._err(f"sweep.drugs.{drug}", f"no arm gives {drug}; remove "
+                                                       f"[sweep.drugs.{drug}] or add a regimen.")
+
+    def arm_treatments(self, arm: int):
+        """The compiled treatments of one arm (no genotype modifiers; cached)."""
+        from ..model.parameters import N_MODEL_PARAMS
+        from ..model.states import N_CORE
+
+        a = self.arms[arm]
+        if a._compiled is None:
+            sc = self.arm_scenario(arm)
+            a._compiled = sc.plan.compile(n_core=N_CORE, p_offset=N_MODEL_PARAMS,
+                                          t_end=sc.duration)
+        return a._compiled
 
     def _weights(self, weights, n, key, rd) -> list:
         if not isinstance(weights, list) or len(weights) != n:
@@ -620,7 +700,7 @@ class Sweep:
                                                   "correlations need design = random, lhs or "
                                                   "sobol.")
         d = len(self.dimensions)
-        index = {dim.name: j for j, dim in enumerate(self.dimensions) if dim.kind == "parameter"}
+        index = {dim.name: j for j, dim in enumerate(self.dimensions) if dim.kind != "genotype"}
         C = np.eye(d)
         seen = set()
         for i, item in enumerate(items):
@@ -635,7 +715,8 @@ class Sweep:
                 if p not in index:
                     hint = did_you_mean(p, list(index))
                     raise self._err(f"{key}.parameters",
-                                    f"{p!r} is not a parameter swept in [sweep.parameters]."
+                                    f"{p!r} is not a parameter swept in [sweep.parameters] "
+                                    "or a drug factor of [sweep.drugs]."
                                     + hint + (" Swept: " + ", ".join(index) + "." if index
                                               else ""))
             a, b = index[pair[0]], index[pair[1]]
@@ -770,6 +851,11 @@ class Sweep:
         return [d for d in self.dimensions if d.kind == "parameter"]
 
     @property
+    def drug_dimensions(self) -> list:
+        """The drug factors of ``[sweep.drugs]`` (names ``"drug.quantity"``)."""
+        return [d for d in self.dimensions if d.kind == "drug"]
+
+    @property
     def varied(self) -> list:
         """Names of the model parameters that can differ between patients (table order)."""
         from ..model.parameters import PARAMETERS
@@ -867,6 +953,17 @@ class Sweep:
         G : ndarray of int8 (stop - start, n_genotypes)
             Category index of each genotype.
         """
+        P, G, _ = self._sample(start, stop)
+        return P, G
+
+    def drug_factors(self, start: int, stop: int) -> dict:
+        """Drug factors of patients ``start`` to ``stop - 1``: ``"drug.quantity"`` ->
+        (stop - start,) array (empty without ``[sweep.drugs]``)."""
+        if not self.drug_dimensions:
+            return {}
+        return self._sample(start, stop)[2]
+
+    def _sample(self, start: int, stop: int):
         from ..model.parameters import (PARAMETER_INDEX, make_parameters,
                                         population_from_scores)
 
@@ -892,9 +989,12 @@ class Sweep:
             cats = [d.category(U[:, j]) if d.categorical else None
                     for j, d in enumerate(self.dimensions)]
         g = 0
+        F = {}
         for j, d in enumerate(self.dimensions):
             if d.kind == "parameter":
                 P[:, d.index] = values[j]
+            elif d.kind == "drug":
+                F[d.name] = np.asarray(values[j], dtype=np.float64).copy()
             else:
                 G[:, g] = cats[j]
                 g += 1
@@ -909,7 +1009,7 @@ class Sweep:
                 rows = G[:, k] == c
                 for name, factor in geno.parameter_factors(c):
                     P[rows, PARAMETER_INDEX[name]] *= factor
-        return np.ascontiguousarray(P), G
+        return np.ascontiguousarray(P), G, F
 
     def drug_key(self, G) -> list:
         """Per patient, the category of each drug-modifying genotype (the scenario key)."""
@@ -1016,7 +1116,10 @@ def iman_conover(U, C, rng) -> np.ndarray:
     S = np.column_stack([rng.permutation(scores) for _ in range(d)])
     E = np.corrcoef(S, rowvar=False) if n > 1 else np.eye(d)
     P = np.linalg.cholesky(_pearson(C))
-    Q = np.linalg.cholesky(E)
+    try:
+        Q = np.linalg.cholesky(E)
+    except np.linalg.LinAlgError:  # fewer rows than columns: the scores cannot be decorrelated
+        Q = np.eye(d)
     T = S @ np.linalg.solve(Q, P.T)  # rows of S decorrelated, then given P's correlation
     out = np.empty_like(U)
     for j in range(d):

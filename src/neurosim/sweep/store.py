@@ -13,6 +13,8 @@ Layout (format ``neurosim-sweep``, version 1; ``docs/file-format.md``)::
     /patients/treatment_start (n,) h after diagnosis
     /patients/presented       (n,) int8 (-1 not run)
     /patients/genotypes/<g>   (n,) int8 category index (-1 not run)
+    /patients/drug_factors    (n, j) factors on drug quantities ([sweep.drugs]; only then)
+    /patients/drug_factor_names, drug_factor_origin   (j,) text, "drug.quantity"
     /arms/<arm>/metrics/<m>   (n,)
     /arms/<arm>/status        (n,) int8 solver status (-1 not run)
     /arms/<arm>/failed_in     (n,) int8 0 -, 1 natural history, 2 treatment
@@ -110,7 +112,8 @@ def estimate_bytes(sweep, *, summary_only: bool, n_times: int) -> int:
     """Size of the file while the sweep runs (every dataset is allocated at creation)."""
     lay = store_layout(sweep, summary_only)
     n = sweep.n_patients
-    per_row = 8 * len(lay["parameter_names"]) + 8 + 1 + len(lay["genotypes"])
+    per_row = (8 * len(lay["parameter_names"]) + 8 + 1 + len(lay["genotypes"])
+               + 8 * len(lay.get("drug_factors", ())))
     per_arm = 8 * len(lay["metrics"]) + 1 + 1 + 8 + 1
     if not summary_only:
         per_arm += 8 * n_times * len(lay["outputs"])
@@ -155,6 +158,9 @@ def store_layout(sweep, summary_only: bool) -> dict:
                                         == "population" else "genotype or diagnosis-volume rule")
                              for v in varied],
         "genotypes": list(sweep.genotypes),
+        "drug_factors": [d.name for d in sweep.drug_dimensions],
+        "drug_factor_origin": [f"swept: {d.describe().split(': ', 1)[1]}"
+                               for d in sweep.drug_dimensions],
         "arms": arms,
         "metrics": list(METRICS),
         "outputs": [] if summary_only else list(sweep.outputs),
@@ -279,6 +285,20 @@ def create_store(path, sweep, *, summary_only: bool, batch_rows: int, command_li
                     ds.attrs["frequencies"] = json.dumps(list(g.frequencies))
                     ds.dims[0].label = "patient"
                     ds.dims[0].attach_scale(pds)
+            factors = lay.get("drug_factors", [])
+            if factors:
+                ds = _preallocated(pg, "drug_factors", (n, len(factors)), "f8", np.nan, "1",
+                                   "Per-patient factors on drug quantities, each multiplying "
+                                   "the patient's compiled value (columns: "
+                                   "/patients/drug_factor_names); NaN until the patient is "
+                                   "done")
+                ds.dims[0].label = "patient"
+                ds.dims[0].attach_scale(pds)
+                ds.dims[1].label = "drug factor"
+                _strings(pg, "drug_factor_names", factors,
+                         "Columns of drug_factors: drug.quantity")
+                _strings(pg, "drug_factor_origin", lay["drug_factor_origin"],
+                         "Distribution of each column of drug_factors")
 
             ag = f.create_group("arms")
             ag.attrs["description"] = "One group per treatment arm, the same patients in each"
@@ -477,6 +497,7 @@ class SweepStore:
         self._arms = [a for a, _ in lay["arms"]]
         self._timeline = bool(lay["patient_timeline"])
         self._genotypes = [g.name for g in lay["genotypes"]]
+        self._factors = list(lay.get("drug_factors", []))
 
     def write_batch(self, start: int, P, G, result: dict) -> None:
         """Write one finished batch: data, flush, then its done flags, flush."""
@@ -488,6 +509,10 @@ class SweepStore:
             f["patients/presented"][start:stop] = result["presented"]
         for k, g in enumerate(self._genotypes):
             f[f"patients/genotypes/{g.replace('/', '_')}"][start:stop] = G[:, k]
+        if self._factors:
+            F = result["drug_factors"]
+            f["patients/drug_factors"][start:stop] = np.column_stack(
+                [F[name] for name in self._factors])
         for arm in self._arms:
             r = result["arms"][arm]
             g = f["arms"][arm]

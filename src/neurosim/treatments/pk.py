@@ -153,6 +153,7 @@ __all__ = [
     "basic_dose_hook",
     "make_dose_hook",
     "TAG_STRIDE",
+    "DRUG_FACTORS",
 ]
 
 BLOCK_VERSION = 1.0
@@ -200,6 +201,19 @@ _OIH = SLOT_INDEX["oih"]
 _SLOT_DEFAULT = np.array([1.0 if SLOT_KIND[n] == MULT else 0.0 for n in SLOT_INDEX])
 
 _NEVER = -1.0e9  # "last rescue time" before any rescue (h); finite on purpose
+
+#: Drug quantities that can differ between patients by a factor on the compiled
+#: (liver- and genotype-adjusted) value: name -> what the factor multiplies.
+DRUG_FACTORS: dict = {
+    "cl": "clearance of the parent drug (linear CL and, for saturable elimination, Vmax)",
+    "v1": "central volume of distribution (and the plasma concentrations effects read)",
+    "ka": "absorption rate constant of every route with absorption",
+    "f": "extent of absorption: the systemic and first-pass-metabolite fractions of every "
+         "absorbed route (capped so that F stays <= 1)",
+    "ke0": "effect-site equilibration rate constant of the parent drug",
+    "ec50": "potency: every EC50 of the drug (opioid EC50 of the parent and its active "
+            "metabolite, EC50 of each effect); a factor 2 halves the potency",
+}
 
 
 # =========================================================================== kernels
@@ -881,10 +895,120 @@ class CompiledTreatments:
     index: dict
     administrations: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    drugs: list = field(default_factory=list)
 
     @property
     def n_states(self) -> int:
         return len(self.state_names)
+
+    def factor_columns(self, drug: str, quantity: str) -> list:
+        """Columns of ``p`` (``[model parameters | block]``) that a per-patient factor on
+        one drug quantity multiplies.
+
+        Parameters
+        ----------
+        drug : str
+            A drug of these treatments (:attr:`drugs`).
+        quantity : str
+            One of :data:`DRUG_FACTORS`.
+
+        Returns
+        -------
+        list of (int, str)
+            ``(column, role)``; the role is ``"f"`` for a systemic fraction
+            (capped at 1), ``"fmet"`` for a first-pass metabolite fraction,
+            ``"x"`` otherwise.
+
+        Raises
+        ------
+        NeurosimValueError
+            For a drug these treatments do not give, an unknown quantity, or a
+            quantity the drug does not have (``ke0`` without an effect site,
+            ``ka`` or ``f`` without an absorbed route, ``ec50`` without an
+            effect).
+        """
+        if drug not in self.drugs:
+            raise NeurosimValueError(
+                f"{drug!r} is not given by these treatments (drugs: "
+                f"{', '.join(self.drugs) or 'none'}).")
+        if quantity not in DRUG_FACTORS:
+            raise NeurosimValueError(f"unknown drug quantity {quantity!r}; quantities: "
+                                     f"{', '.join(DRUG_FACTORS)}.")
+        b = self.block
+        o = self.p_offset
+        di = self.drugs.index(drug)
+        rec = int(b[H_DRUG]) + di * DRUG_STRIDE
+        cols: list = []
+        if quantity == "cl":
+            cols.append((rec + D_CL, "x"))
+            if b[rec + D_VMAX] > 0.0:
+                cols.append((rec + D_VMAX, "x"))
+        elif quantity == "v1":
+            cols.append((rec + D_V1, "x"))
+            central = b[rec + D_C]
+            for k in range(int(b[H_NEFFECT])):
+                e = int(b[H_EFFECT]) + k * EFFECT_STRIDE
+                if int(b[e + EF_DRUG]) == di and b[e + EF_STATE] == central:
+                    cols.append((e + EF_DIV, "x"))
+        elif quantity in ("ka", "f"):
+            for k in range(int(b[H_NDEPOT])):
+                d = int(b[H_DEPOT]) + k * DEPOT_STRIDE
+                if int(b[d + DP_DRUG]) == di:
+                    if quantity == "ka":
+                        cols.append((d + DP_KA, "x"))
+                    else:
+                        cols.append((d + DP_F, "f"))
+                        if b[d + DP_FMET] > 0.0:
+                            cols.append((d + DP_FMET, "fmet"))
+        elif quantity == "ke0":
+            if b[rec + D_E] >= 0:
+                cols.append((rec + D_KE0, "x"))
+        else:
+            for j in (D_EC50, D_EC50M):
+                if b[rec + j] > 0.0:
+                    cols.append((rec + j, "x"))
+            for k in range(int(b[H_NEFFECT])):
+                e = int(b[H_EFFECT]) + k * EFFECT_STRIDE
+                if int(b[e + EF_DRUG]) == di and int(b[e + EF_KIND]) != EFFECT_CONCENTRATION:
+                    cols.append((e + EF_EC50, "x"))
+        if not cols:
+            what = {"ke0": "no effect site", "ka": "no route with absorption in use",
+                    "f": "no route with absorption in use",
+                    "ec50": "no effect with an EC50"}[quantity]
+            raise NeurosimValueError(f"{drug} has {what}, so it has no {quantity!r} to vary.")
+        return [(o + c, role) for c, role in cols]
+
+    def scale_drug(self, p, drug: str, quantity: str, factor) -> None:
+        """Multiply one drug quantity of each patient by that patient's factor, in place.
+
+        The factor acts on the compiled value (after the liver state and any
+        modifiers), as between-patient variability does in population PK
+        (``CL_i = CL x factor_i``). A factor on ``f`` that would take a
+        route's systemic fraction above 1 is capped there (its first-pass
+        metabolite fraction gets the same capped factor).
+
+        Parameters
+        ----------
+        p : ndarray (n_patients, len)
+            Parameter vectors from :meth:`parameters`.
+        drug, quantity : str
+            See :meth:`factor_columns`.
+        factor : array_like (n_patients,)
+            Positive finite factors.
+        """
+        f = np.broadcast_to(np.asarray(factor, dtype=np.float64), (p.shape[0],))
+        if not np.all(np.isfinite(f) & (f > 0.0)):
+            raise NeurosimValueError(f"factors on {drug}.{quantity} must be finite and > 0.")
+        cols = self.factor_columns(drug, quantity)
+        for k, (c, role) in enumerate(cols):
+            if role == "f":
+                with np.errstate(divide="ignore"):
+                    g = np.minimum(f, 1.0 / p[:, c])
+                p[:, c] *= g
+                if k + 1 < len(cols) and cols[k + 1][1] == "fmet":
+                    p[:, cols[k + 1][0]] *= g
+            elif role == "x":
+                p[:, c] *= f
 
     def parameters(self, model_params) -> np.ndarray:
         """``[model_params | block]``, checking the model part has ``p_offset`` entries."""
@@ -1523,4 +1647,5 @@ class TreatmentPlan:
             y0=np.array(lay.init, dtype=np.float64), block=block,
             doses=(times, targets, amounts, tags), n_core=int(n_core), p_offset=int(p_offset),
             needs_nrs=bool(self.titrations or self.rescues), dispositions=disp, index=index,
-            administrations=admins, warnings=self.safety_report(t_end))
+            administrations=admins, warnings=self.safety_report(t_end),
+            drugs=list(drug_names))

@@ -1,0 +1,270 @@
+"""Between-patient variability of drugs in sweeps: ``[sweep.drugs.<drug>]``.
+
+The compiled block arithmetic of the factors is tested against closed forms in
+``test_drug_pk.py``; here: how the factors are drawn, how they reach each
+patient's simulation and the results file, and the errors in sweep files.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from neurosim.errors import ScenarioError
+from neurosim.model.parameters import PARAMETER_INDEX
+from neurosim.sweep import loads_sweep, open_sweep, run_sweep
+
+HEAD = """\
+[scenario]
+name = "d"
+seed = 5
+
+[simulation]
+treatment_start = "100 d"
+history = "1 d"
+duration = "{duration}"
+output_interval = "1 d"
+{extra}
+"""
+
+ARM = """
+[[sweep.arms]]
+name = "morphine"
+regimens = ["morphine 10 mg po q4h"]
+"""
+
+
+def sweep(body: str, *, duration="1 week", extra="", arms=ARM, source="d.toml"):
+    return loads_sweep(HEAD.format(duration=duration, extra=extra) + body + arms, source=source)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def test_lognormal_factors_have_median_one_and_the_requested_cv():
+    """Reference: a lognormal factor with cv 0.3 has log-mean 0 and log-sd
+    sqrt(log(1 + 0.09)) = 0.2936; with 4000 patients the standard errors are 0.0046 and
+    0.0033, so the mean is required within 0.02 and the sd within 0.015, and a
+    Kolmogorov-Smirnov test against that lognormal must not reject at 0.1 %."""
+    sw = sweep("""
+[sweep]
+patients = 4000
+other_parameters = "fixed"
+[sweep.drugs.morphine]
+cl = { distribution = "lognormal", cv = 0.3 }
+""")
+    f = sw.drug_factors(0, 4000)["morphine.cl"]
+    sigma = math.sqrt(math.log1p(0.09))
+    assert np.log(f).mean() == pytest.approx(0.0, abs=0.02)
+    assert np.log(f).std() == pytest.approx(sigma, abs=0.015)
+    assert stats.kstest(f, stats.lognorm(sigma).cdf).pvalue > 1e-3
+
+
+def test_drug_factors_leave_every_other_draw_of_a_patient_unchanged():
+    """Reference: the same sweep without [sweep.drugs]: the factors' uniforms come after
+    the patient's other draws in its stream, so parameters and genotypes are identical."""
+    body = """
+[sweep]
+patients = 50
+[sweep.parameters]
+il6_per_macrophage = { distribution = "uniform", low = "10 pg/mL", high = "40 pg/mL" }
+[[sweep.genotypes]]
+name = "g"
+[[sweep.genotypes.categories]]
+name = "a"
+frequency = 0.5
+[[sweep.genotypes.categories]]
+name = "b"
+frequency = 0.5
+"""
+    plain = sweep(body)
+    varied = sweep(body + """
+[sweep.drugs.morphine]
+ka = { distribution = "uniform", low = 0.5, high = 2 }
+""")
+    P0, G0 = plain.patients(0, 50)
+    P1, G1 = varied.patients(0, 50)
+    np.testing.assert_array_equal(P0, P1)
+    np.testing.assert_array_equal(G0, G1)
+    assert plain.drug_factors(0, 50) == {}
+    ka = varied.drug_factors(0, 50)["morphine.ka"]
+    assert ka.shape == (50,) and np.all((ka >= 0.5) & (ka <= 2))
+    # rows drawn in pieces are the rows drawn at once
+    np.testing.assert_array_equal(np.concatenate([varied.drug_factors(0, 17)["morphine.ka"],
+                                                  varied.drug_factors(17, 50)["morphine.ka"]]),
+                                  ka)
+
+
+@pytest.mark.parametrize("design", ["random", "lhs"])
+def test_rank_correlation_between_a_drug_factor_and_a_parameter(design):
+    """Reference: the requested Spearman correlation 0.5; sampling error at n = 2000 is
+    about 0.02, so it is required within 0.06."""
+    sw = sweep(f"""
+[sweep]
+patients = 2000
+design = "{design}"
+other_parameters = "fixed"
+[sweep.parameters]
+liver_inflammation = {{ distribution = "uniform", low = 0, high = 2 }}
+[sweep.drugs.morphine]
+cl = {{ distribution = "lognormal", cv = 0.3 }}
+[[sweep.correlations]]
+parameters = ["liver_inflammation", "morphine.cl"]
+rank = 0.5
+""")
+    P, _ = sw.patients(0, 2000)
+    f = sw.drug_factors(0, 2000)["morphine.cl"]
+    rho = stats.spearmanr(P[:, PARAMETER_INDEX["liver_inflammation"]], f).statistic
+    assert rho == pytest.approx(0.5, abs=0.06)
+
+
+def test_grid_over_a_categorical_drug_factor():
+    sw = sweep("""
+[sweep]
+design = "grid"
+other_parameters = "fixed"
+[sweep.drugs.morphine]
+ec50 = { distribution = "categorical", values = [0.5, 1, 2] }
+cl = { distribution = "uniform", low = 0.5, high = 1.5, levels = 2 }
+""")
+    assert sw.n_patients == 6
+    F = sw.drug_factors(0, 6)
+    pairs = sorted(zip(F["morphine.ec50"], F["morphine.cl"]))
+    assert pairs == sorted((e, c) for e in (0.5, 1.0, 2.0) for c in (0.75, 1.25))
+    assert "morphine.ec50 (factor on the patient's value): categorical" in sw.describe()
+
+
+# ----------------------------------------------------------------------------- errors
+
+BAD = [
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphin]\ncl = { distribution = \"lognormal\", "
+     "cv = 0.3 }\n", "sweep.drugs.morphin", "Did you mean 'morphine'"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\nec5 = { distribution = \"lognormal\", "
+     "cv = 0.3 }\n", "sweep.drugs.morphine.ec5", "Did you mean 'ec50'"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\ncl = { distribution = \"lognormal\", "
+     "cv = 0 }\n", "sweep.drugs.morphine.cl.cv", "> 0"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\ncl = { distribution = \"uniform\", "
+     "low = -0.5, high = 2 }\n", "sweep.drugs.morphine.cl", "must be > 0"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\ncl = { distribution = \"lognormal\", "
+     "median = \"60 L/h\", cv = 0.3 }\n", "sweep.drugs.morphine.cl.median", ""),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\ncl = 0.3\n", "sweep.drugs.morphine.cl",
+     "give a table with a distribution"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\n", "sweep.drugs.morphine",
+     "quantities: cl, v1"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.oxycodone]\ncl = { distribution = \"lognormal\", "
+     "cv = 0.3 }\n", "sweep.drugs.oxycodone", "no arm gives oxycodone"),
+    ("[sweep]\npatients = 3\n[sweep.drugs.morphine]\nka = { distribution = \"lognormal\", "
+     "cv = 0.3 }\n[[sweep.arms]]\nname = \"iv\"\nregimens = [\"morphine 5 mg iv q4h\"]\n",
+     "sweep.drugs.morphine.ka", "no route with absorption"),
+]
+
+
+@pytest.mark.parametrize("body, key, words", BAD)
+def test_bad_drug_factors_name_the_key(body, key, words):
+    arms = "" if "[[sweep.arms]]" in body else ARM
+    with pytest.raises(ScenarioError) as info:
+        sweep(body, arms=arms)
+    assert info.value.key == key, str(info.value)
+    assert words in str(info.value)
+    assert str(info.value).startswith("d.toml: ")
+
+
+def test_a_factor_distribution_beyond_a_tenfold_change_warns():
+    sw = sweep("""
+[sweep]
+patients = 3
+[sweep.drugs.morphine]
+cl = { distribution = "lognormal", cv = 3 }
+""")
+    assert any("sweep.drugs.morphine.cl" in w and "plausible range" in w for w in sw.warnings)
+
+
+# ----------------------------------------------------------------------------- simulation
+
+
+def test_potency_factor_halves_the_opioid_drive_and_reaches_the_file(tmp_path):
+    """Reference: the opioid drive u = sum Ce_i / EC50_i; pharmacokinetics do not depend
+    on the pharmacodynamics (no titration here), so a factor 2 on every EC50 of morphine
+    gives exactly half the drive of the same patient with factor 1 at every time. Solved
+    at rtol 1e-8: required within 1e-5 relative."""
+    text = HEAD.format(duration="10 d", extra="rtol = 1e-8") + """
+[sweep]
+design = "grid"
+other_parameters = "fixed"
+outputs = ["opioid_drive", "nrs"]
+[sweep.drugs.morphine]
+ec50 = { distribution = "categorical", values = [1, 2] }
+""" + ARM
+    path = tmp_path / "grid.toml"
+    path.write_text(text, encoding="utf-8")
+    res = run_sweep(path, tmp_path / "grid.h5", threads=1)
+    F = res.drug_factors()
+    np.testing.assert_array_equal(F["morphine.ec50"], [1.0, 2.0])
+    after = res.t > 0
+    u = res.trajectories("morphine", "opioid_drive")[:, after]
+    assert after.sum() == 10 and np.all(u[0] > 0.5)
+    np.testing.assert_allclose(u[1], u[0] / 2.0, rtol=1e-5)
+    nrs = res.trajectories("morphine", "nrs")
+    assert nrs[1, -1] > nrs[0, -1]  # half the drive: less relief
+    df = open_sweep(tmp_path / "grid.h5").to_dataframe()
+    assert list(df["morphine.ec50"]) == [1.0, 2.0]
+
+
+def test_factors_of_one_reproduce_the_sweep_without_them(tmp_path):
+    """Reference: the same sweep without [sweep.drugs] (factor 1 on clearance and volume
+    must leave every number of every patient unchanged, bit for bit), with the sweep split
+    into batches of another size."""
+    body = """
+[sweep]
+patients = 4
+other_parameters = "population"
+outputs = ["nrs"]
+"""
+    with_factors = body + """
+[sweep.drugs.morphine]
+cl = { distribution = "categorical", values = [1] }
+v1 = { distribution = "categorical", values = [1] }
+"""
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(HEAD.format(duration="1 week", extra="") + body + ARM, encoding="utf-8")
+    b.write_text(HEAD.format(duration="1 week", extra="") + with_factors + ARM,
+                 encoding="utf-8")
+    ra = run_sweep(a, tmp_path / "a.h5", threads=1, batch_size=4)
+    rb = run_sweep(b, tmp_path / "b.h5", threads=2, batch_size=3)
+    np.testing.assert_array_equal(ra.parameters, rb.parameters)
+    for k, v in ra.metrics("morphine").items():
+        np.testing.assert_array_equal(v, rb.metrics("morphine")[k], err_msg=k)
+    np.testing.assert_array_equal(ra.trajectories("morphine", "nrs"),
+                                  rb.trajectories("morphine", "nrs"))
+    assert ra.drug_factors() == {}
+    np.testing.assert_array_equal(rb.drug_factors()["morphine.cl"], np.ones(4))
+
+
+def test_a_clearance_factor_changes_the_patient_as_a_direct_simulation_does(tmp_path):
+    """The sweep's patient i equals simulate_scenario of the arm for that patient's
+    parameters and factors (the sweep adds nothing of its own), and higher clearance
+    means less drive from the same doses."""
+    from neurosim.simulation import simulate_scenario
+
+    sw = sweep("""
+[sweep]
+patients = 3
+outputs = ["opioid_drive"]
+[sweep.drugs.morphine]
+cl = { distribution = "loguniform", low = 0.3, high = 3 }
+""")
+    path = tmp_path / "c.toml"
+    path.write_text(sw.text, encoding="utf-8")
+    res = run_sweep(path, tmp_path / "c.h5", threads=1)
+    P, _ = sw.patients(0, 3)
+    F = sw.drug_factors(0, 3)
+    direct = simulate_scenario(sw.arm_scenario(0), patients=P, threads=1, drug_factors=F)
+    np.testing.assert_array_equal(res.trajectories("morphine", "opioid_drive"),
+                                  direct["opioid_drive"])
+    plain = simulate_scenario(sw.arm_scenario(0), patients=P, threads=1)
+    for i, f in enumerate(F["morphine.cl"]):
+        auc_f = direct["opioid_drive"][i].sum()
+        auc_1 = plain["opioid_drive"][i].sum()
+        assert (auc_f < auc_1) == (f > 1), (f, auc_f, auc_1)
