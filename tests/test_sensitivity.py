@@ -231,6 +231,12 @@ def test_every_metric_name_is_an_allowed_output(tmp_path):
      "sensitivity.ranges.cs_max", "not in [sensitivity] parameters"),
     ('parameters = ["nrs_s50"]\nsamples = 8', "sensitivity.samples", "unknown key"),
     ('method = "morris"\nparameters = ["nrs_s50"]\nlevels = 5', "sensitivity.levels", "even"),
+    ('parameters = ["morphin.cl"]', "sensitivity.parameters[0]", "Did you mean 'morphine'"),
+    ('parameters = ["morphine.clearance"]', "sensitivity.parameters[0]", "Quantities: cl, v1"),
+    ('parameters = ["oxycodone.cl"]', "sensitivity.parameters[0]", "no treatment of this "
+                                                                   "scenario gives oxycodone"),
+    ('parameters = ["morphine.cl"]\nranges."morphine.cl" = { low = 0, high = 2 }',
+     'sensitivity.ranges.morphine.cl', "must be > 0"),
 ])
 def test_bad_sensitivity_files_name_file_key_and_what_is_allowed(tmp_path, body, key, words):
     p = _small(tmp_path, body)
@@ -337,3 +343,64 @@ def test_a_dask_local_cluster_evaluates_the_scenario_sample_identically(tmp_path
     arm = a.arms[0]
     np.testing.assert_array_equal(open_sweep(tmp_path / "a.h5").metrics(arm)["pain_auc"],
                                   open_sweep(tmp_path / "b.h5").metrics(arm)["pain_auc"])
+
+
+# ----------------------------------------------------------------------------- drug factors
+
+DRUGS = """
+[scenario]
+name = "sa_drugs"
+seed = 5
+[simulation]
+treatment_start = "120 d"
+history = "1 d"
+duration = "10 d"
+output_interval = "1 d"
+rtol = 1e-8
+[treatments]
+regimens = ["morphine 10 mg po q4h"]
+[sensitivity]
+{body}
+"""
+
+
+def test_drug_factors_as_inputs_default_to_a_log_range_around_one(tmp_path):
+    p = tmp_path / "d.toml"
+    p.write_text(DRUGS.format(body='N = 4\n'
+                                   'parameters = ["morphine.ec50", "morphine.cl", "nrs_s50"]\n'
+                                   'ranges."morphine.cl" = { low = 0.25, high = 4 }'))
+    sp = load_sensitivity(p)
+    ec50, cl, s50 = sp.design.parameters
+    assert (ec50.low, ec50.high, ec50.distribution) == (0.5, 2.0, "loguniform")
+    assert ec50.origin == "default factor range"
+    assert (cl.low, cl.high, cl.distribution) == (0.25, 4.0, "loguniform")
+    assert s50.origin == "parameter table" and not sp.warnings
+
+
+def test_drug_factor_rows_reach_the_simulation(tmp_path):
+    """Reference: the opioid drive u = sum Ce_i / EC50_i, pharmacokinetics independent of
+    it (no titration): a row with potency factor 2 has exactly half the drive AUC of a row
+    with factor 1 (rtol 1e-8; required within 1e-5), and each row equals
+    simulate_scenario with the same parameter and factor (bit for bit)."""
+    from neurosim.model.parameters import PARAMETER_INDEX
+    from neurosim.simulation import simulate_scenario
+
+    p = tmp_path / "d.toml"
+    p.write_text(DRUGS.format(body='N = 4\nparameters = ["morphine.ec50", "nrs_s50"]'))
+    sp = load_sensitivity(p)
+    ev = sp.evaluator
+    X = np.array([[1.0, 30.0], [2.0, 30.0], [1.3, 45.0]])
+    out = ev.evaluate(0, X, threads=1)
+    arm = ev.arms[0]
+    m = out["arms"][arm]["metrics"]
+    np.testing.assert_array_equal(out["arms"][arm]["status"], 0)
+    sw = ev.sweep()
+    P = ev.parameters(X)
+    assert np.all(P[:, PARAMETER_INDEX["nrs_s50"]] == X[:, 1])
+    direct = simulate_scenario(sw.arm_scenario(0), patients=P, threads=1,
+                               drug_factors={"morphine.ec50": X[:, 0]})
+    for k, v in direct.metrics().items():
+        np.testing.assert_array_equal(m[k], v, err_msg=k)
+    u = direct["opioid_drive"][:, direct.t > 0]
+    np.testing.assert_allclose(u[1], u[0] / 2.0, rtol=1e-5)
+    assert m["pain_auc"][1] > m["pain_auc"][0]

@@ -340,6 +340,31 @@ def _metric_names() -> list:
     return [m[0] for m in METRICS]
 
 
+#: Range of a drug factor when a sensitivity file gives none (log-uniform).
+DRUG_FACTOR_RANGE = (0.5, 2.0)
+
+
+def _drug_factor_row(name, key, err):
+    """A parameter-table row for the drug factor ``drug.quantity`` (dimensionless, > 0)."""
+    from ..model.parameters import Parameter
+    from ..treatments.library import load_library
+    from ..treatments.pk import DRUG_FACTORS
+
+    drug, q = name.rsplit(".", 1)
+    names = load_library().names
+    if drug not in names:
+        raise err(key, f"unknown drug {drug!r} in {name!r}." + did_you_mean(drug, names)
+                  + " A drug factor is written 'drug.quantity', e.g. 'morphine.cl'.")
+    if q not in DRUG_FACTORS:
+        raise err(key, f"{q!r} is not a drug quantity that can vary." + did_you_mean(
+            q, list(DRUG_FACTORS)) + " Quantities: " + ", ".join(DRUG_FACTORS) + ".")
+    from ..sweep.spec import FACTOR_RANGE
+
+    return Parameter(name=name, value=1.0, unit="1", low=FACTOR_RANGE[0],
+                     high=FACTOR_RANGE[1], cv=0.0, module="drug",
+                     description=f"factor on {drug}'s {DRUG_FACTORS[q]}", source="default")
+
+
 def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec:
     """Read a sensitivity file from its text (see :func:`load_sensitivity`)."""
     from ..model.parameters import PARAMETERS
@@ -443,24 +468,32 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
                                                  "[sensitivity] parameters." +
                       did_you_mean(k, names))
     params = []
+    drug_columns = []
     for i, name in enumerate(names):
         key = f"sensitivity.parameters[{i}]"
-        if name not in PARAMETERS:
+        if name not in PARAMETERS and "." in name:
+            row = _drug_factor_row(name, key, err)
+            drug_columns.append((i, name))
+        elif name not in PARAMETERS:
             raise err(key, f"unknown model parameter {name!r}." + did_you_mean(name,
                                                                            PARAMETERS.names)
-                      + " Run 'neurosim params' to list them.")
-        row = PARAMETERS[name]
+                      + " Run 'neurosim params' to list them, or name a drug factor such "
+                        "as 'morphine.cl'.")
+        else:
+            row = PARAMETERS[name]
         spec = ranges.get(name, {})
         rkey = f"sensitivity.ranges.{name}"
         if not isinstance(spec, Mapping):
             raise err(rkey, "give a table such as { low = \"10 pg/mL\", high = \"40 pg/mL\" } "
                             "(omit it for the table's plausible range).")
         rd.keys(spec, _RANGE_KEYS, rkey)
+        default = (row.low, row.high) if name in PARAMETERS else DRUG_FACTOR_RANGE
         low = (_parameter_value(row, spec["low"], f"{rkey}.low", rd) if "low" in spec
-               else row.low)
+               else default[0])
         high = (_parameter_value(row, spec["high"], f"{rkey}.high", rd) if "high" in spec
-                else row.high)
-        origin = "parameter table" if not ("low" in spec or "high" in spec) else source
+                else default[1])
+        origin = ("parameter table" if name in PARAMETERS else "default factor range") \
+            if not ("low" in spec or "high" in spec) else source
         if not (math.isfinite(low) and math.isfinite(high)):
             raise err(rkey, "low and high must be finite.")
         if not low < high:
@@ -473,7 +506,8 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
         dist = spec.get("distribution")
         if dist is None:
             # the default: log-uniform over ranges spanning a decade or more
-            dist = "loguniform" if low > 0 and high / low >= 10 else "uniform"
+            dist = "loguniform" if low > 0 and (high / low >= 10 or name not in PARAMETERS) \
+                else "uniform"
         if dist not in _RANGE_DISTRIBUTIONS:
             raise err(f"{rkey}.distribution", f"unknown distribution {dist!r}."
                       + did_you_mean(str(dist), _RANGE_DISTRIBUTIONS)
@@ -494,6 +528,17 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
         raise ScenarioError(_bare(exc), file=source, key=exc.key) from None
     sw = ev.sweep()
     warns += list(sw.base_warnings)
+    for i, name in drug_columns:
+        drug, q = name.rsplit(".", 1)
+        given = [a for a in range(len(sw.arms)) if drug in sw.arm_treatments(a).drugs]
+        if not given:
+            raise err(f"sensitivity.parameters[{i}]", f"no treatment of this scenario gives "
+                                                      f"{drug}, so {name} changes nothing.")
+        for a in given:
+            try:
+                sw.arm_treatments(a).factor_columns(drug, q)
+            except NeurosimValueError as exc:
+                raise err(f"sensitivity.parameters[{i}]", str(exc)) from None
     return SensitivitySpec(design=design, outputs=list(outputs), name=sw.name, source=source,
                            text=text, evaluator=ev, warnings=warns)
 

@@ -36,7 +36,8 @@ _PROCESS_LOCK = threading.Lock()
 _SWEEPS: dict = {}
 
 
-def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None) -> dict:
+def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None,
+                   drug_factors: dict | None = None) -> dict:
     """Simulate patients ``start ..`` (parameters ``P``, genotypes ``G``) in every arm.
 
     Parameters
@@ -52,6 +53,9 @@ def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None)
         Return metrics only, no trajectories.
     threads : int, optional
         Solver threads.
+    drug_factors : dict, optional
+        ``"drug.quantity"`` -> (m,) factors (default: the sweep's
+        ``[sweep.drugs]`` draws for these rows).
 
     Returns
     -------
@@ -74,7 +78,8 @@ def simulate_batch(sweep, start: int, P, G, *, summary_only: bool, threads=None)
         groups.setdefault(key, []).append(r)
     groups = {k: np.asarray(v) for k, v in groups.items()}
     history: dict = {}
-    factors = sweep.drug_factors(start, start + m)
+    factors = sweep.drug_factors(start, start + m) if drug_factors is None else {
+        k: np.asarray(v, dtype=np.float64) for k, v in drug_factors.items()}
     out = {"start": int(start), "stop": int(start) + m, "arms": {}, "drug_factors": factors,
            "treatment_start": np.full(m, np.nan), "presented": np.full(m, -1, np.int8),
            "neurosim_version": __version__, "pid": os.getpid()}

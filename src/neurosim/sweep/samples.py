@@ -248,7 +248,10 @@ class NeurosimEvaluator(Evaluator):
     source : str
         The file it came from (error messages).
     columns : tuple of str
-        The model parameter each column of the sample sets (table units).
+        What each column of the sample sets: a model parameter (table units),
+        or ``"drug.quantity"``, a factor on a drug quantity of every patient
+        (``neurosim.treatments.pk.DRUG_FACTORS``; drugs an arm does not give
+        are ignored in that arm).
     ignore : tuple of str
         Top-level sections that are not part of the scenario.
 
@@ -321,7 +324,8 @@ class NeurosimEvaluator(Evaluator):
             if mod.parameter is not None:
                 factors[mod.parameter] = factors.get(mod.parameter, 1.0) * mod.factor
         for j, name in enumerate(self.columns):
-            P[:, PARAMETER_INDEX[name]] = X[:, j] * factors.get(name, 1.0)
+            if name in PARAMETER_INDEX:
+                P[:, PARAMETER_INDEX[name]] = X[:, j] * factors.get(name, 1.0)
         iv0 = PARAMETER_INDEX["tumor_volume_diagnosis"]
         ik = PARAMETER_INDEX["tumor_carrying_capacity"]
         P[:, ik] = np.maximum(P[:, ik], 4.0 * P[:, iv0])
@@ -330,10 +334,16 @@ class NeurosimEvaluator(Evaluator):
     def evaluate(self, start, X, *, threads):
         from .batch import simulate_batch
 
+        from ..model.parameters import PARAMETER_INDEX
+
         sw = self.sweep()
         P = self.parameters(X)
         G = np.zeros((P.shape[0], 0), dtype=np.int8)
-        return simulate_batch(sw, start, P, G, summary_only=True, threads=threads)
+        X = np.asarray(X, dtype=np.float64)
+        drugs = {name: X[:, j] for j, name in enumerate(self.columns)
+                 if name not in PARAMETER_INDEX}
+        return simulate_batch(sw, start, P, G, summary_only=True, threads=threads,
+                              drug_factors=drugs)
 
     def batch_size(self, parallel: int) -> int:
         from .runner import memory_batch_size
