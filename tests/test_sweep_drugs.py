@@ -268,3 +268,57 @@ cl = { distribution = "loguniform", low = 0.3, high = 3 }
         auc_f = direct["opioid_drive"][i].sum()
         auc_1 = plain["opioid_drive"][i].sum()
         assert (auc_f < auc_1) == (f > 1), (f, auc_f, auc_1)
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def test_binned_quartiles_of_a_line():
+    """Reference: y = 2x on x = 0..99 in 4 equal-count bins: each bin holds 25 consecutive
+    x, its centre is their median and the quartiles of y are 2 x the linear-interpolation
+    percentiles of the bin's x (6, 12, 18 above the bin's start)."""
+    from neurosim.analysis.plots import binned_quartiles
+
+    x = np.arange(100.0)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(100)
+    c, q25, q50, q75 = binned_quartiles(x[perm], 2 * x[perm], 4)
+    starts = np.array([0.0, 25.0, 50.0, 75.0])
+    np.testing.assert_allclose(c, starts + 12)
+    np.testing.assert_allclose(q25, 2 * (starts + 6))
+    np.testing.assert_allclose(q50, 2 * (starts + 12))
+    np.testing.assert_allclose(q75, 2 * (starts + 18))
+
+
+def test_metric_by_input_draws_each_arm_s_binned_medians(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurosim.analysis import plots
+    from neurosim.analysis.plots import binned_quartiles
+    from neurosim.errors import NeurosimKeyError
+
+    path = tmp_path / "p.toml"
+    path.write_text(HEAD.format(duration="1 week", extra="") + """
+[sweep]
+patients = 6
+[sweep.drugs.morphine]
+ec50 = { distribution = "lognormal", cv = 0.5 }
+[[sweep.arms]]
+name = "control"
+""" + ARM, encoding="utf-8")
+    res = run_sweep(path, tmp_path / "p.h5", threads=1, summary_only=True)
+    ax = plots.metric_by_input(res, "morphine.ec50", "pain_auc", bins=3)
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == ["control (median, quartiles)",
+                                                "morphine (median, quartiles)"]
+    f = res.drug_factors()["morphine.ec50"]
+    for ln, arm in zip(lines, ("control", "morphine")):
+        c, _, q50, _ = binned_quartiles(f, res.metrics(arm)["pain_auc"], 3)
+        np.testing.assert_array_equal(ln.get_xdata(), c)
+        np.testing.assert_array_equal(ln.get_ydata(), q50)
+    assert ax.get_xscale() == "log"
+    ax = plots.metric_by_input(res, "tumor_doubling_time", "pain_auc", arm="morphine")
+    assert len(ax.get_lines()) == 1
+    with pytest.raises(NeurosimKeyError, match="Did you mean 'morphine.ec50'"):
+        plots.metric_by_input(res, "morphine.ec5", "pain_auc")

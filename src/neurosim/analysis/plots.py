@@ -12,14 +12,17 @@ returns the matplotlib Axes it drew on.
   (seeded), over the median.
 * :func:`waterfall` -- each patient's percentage change of the NRS from
   baseline to the endpoint, sorted, coloured by IMMPACT responder class.
+* :func:`metric_by_input` -- a metric per patient against one of the
+  patient's inputs (a varied model parameter or a drug factor), with the
+  median and quartiles in equal-count bins; several arms of a sweep.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import NeurosimValueError
+from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
 
-__all__ = ["population_bands", "patient_trajectories", "waterfall"]
+__all__ = ["population_bands", "patient_trajectories", "waterfall", "metric_by_input"]
 
 _HOURS_PER_WEEK = 168.0
 _LABELS = {"nrs": "pain intensity (NRS, 0-10)", "plasma_il6": "plasma IL-6",
@@ -240,4 +243,140 @@ def waterfall(result, *, arm=None, ax=None):
     ax.set_title(f"Change of pain after {endpoint / _HOURS_PER_WEEK:g} weeks, "
                  f"{change.size} patients\n({name})", fontsize=10)
     ax.legend(loc="lower left", fontsize=7, frameon=False)
+    return ax
+
+
+def binned_quartiles(x, y, bins: int):
+    """Quartiles of ``y`` in ``bins`` bins of ``x`` holding (nearly) equal numbers of points.
+
+    Parameters
+    ----------
+    x, y : array_like (n,)
+        Finite values (pairs with a NaN are left out).
+    bins : int
+        Number of bins (at most the number of points).
+
+    Returns
+    -------
+    centre, q25, q50, q75 : ndarray (bins,)
+        Median of ``x`` and the 25th, 50th and 75th percentiles of ``y`` in
+        each bin; the bins are consecutive runs of the points sorted by ``x``.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size == 0:
+        raise NeurosimValueError("no finite (input, metric) pair to bin.")
+    bins = max(1, min(int(bins), x.size))
+    order = np.argsort(x, kind="stable")
+    parts = np.array_split(order, bins)
+    centre = np.array([np.median(x[p]) for p in parts])
+    q = np.array([np.percentile(y[p], [25.0, 50.0, 75.0]) for p in parts])
+    return centre, q[:, 0], q[:, 1], q[:, 2]
+
+
+def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None, ax=None,
+                    bins: int = 10, log_x: bool | None = None, points: bool = True):
+    """A metric per patient against one of the patient's inputs, arm by arm.
+
+    Each patient is a point; a line joins the medians of the metric in
+    ``bins`` bins of the input holding equal numbers of patients, with the
+    interquartile range shaded. Only finished patients whose simulation
+    succeeded are drawn.
+
+    Parameters
+    ----------
+    result : SweepResult or ScenarioResult
+    input : str
+        A model parameter that varies between the patients
+        (``res.parameter_names``) or, in a sweep with ``[sweep.drugs]``, a
+        drug factor (``"morphine.cl"``).
+    metric : str
+        A metric (``docs/file-format.md``), e.g. ``"mme_per_day"``,
+        ``"pain_auc"``, ``"nrs_endpoint"``.
+    arm : str or list of str, optional
+        Sweep arms (default: every arm).
+    ax : matplotlib Axes, optional
+    bins : int
+        Equal-count bins of the medians (default 10).
+    log_x : bool, optional
+        Logarithmic input axis (default: for drug factors and for positive
+        inputs spanning more than a factor of 10).
+    points : bool
+        Draw every patient as a dot (default True).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if _is_sweep(result):
+        arms = result.arms if arm is None else ([arm] if isinstance(arm, str) else list(arm))
+        arms = [result._arm(a) for a in arms]
+        factors = result.drug_factors()
+        names = result.parameter_names
+        if input in factors:
+            x_all = factors[input]
+        elif input in names:
+            x_all = result.parameter(input)
+        else:
+            known = list(names) + list(factors)
+            raise NeurosimKeyError(f"{input!r} does not vary between the patients of "
+                                   f"{result.path}." + did_you_mean(input, known)
+                                   + (f" Inputs: {', '.join(known)}." if known else ""))
+        units = result.metric_units()
+        name = f"sweep '{result.name}'"
+        data = [(a, x_all, result.metrics(a, [metric])[metric], _ok(result, a))
+                for a in arms]
+    else:
+        from ..model.parameters import PARAMETER_INDEX, PARAMETERS
+
+        if arm is not None:
+            raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
+                                     "treatment.")
+        if input not in PARAMETER_INDEX:
+            raise NeurosimKeyError(f"unknown model parameter {input!r}."
+                                   + did_you_mean(input, PARAMETERS.names))
+        m = result.metrics()
+        if metric not in m:
+            raise NeurosimKeyError(f"unknown metric {metric!r}." + did_you_mean(metric, list(m)))
+        x_all = np.asarray(result.parameters)[:, PARAMETER_INDEX[input]]
+        from ..simulation import METRICS
+
+        units = {k: u for k, u, _ in METRICS}
+        name = f"scenario '{result.name}'"
+        data = [(result.name, x_all, m[metric], _ok(result, None))]
+    if ax is None:
+        ax = _new_axes()
+    if log_x is None:
+        xs = np.concatenate([x[ok] for _, x, _, ok in data])
+        xs = xs[np.isfinite(xs)]
+        log_x = "." in input or (xs.size > 0 and xs.min() > 0 and xs.max() > 10 * xs.min())
+    drawn = 0
+    for k, (label, x, y, ok) in enumerate(data):
+        colour = f"C{k}"
+        x, y = x[ok], y[ok]
+        keep = np.isfinite(x) & np.isfinite(y)
+        if not np.any(keep):
+            continue
+        drawn += int(keep.sum())
+        if points:
+            ax.scatter(x[keep], y[keep], s=6, alpha=0.25, color=colour, linewidths=0)
+        c, q25, q50, q75 = binned_quartiles(x[keep], y[keep], bins)
+        ax.fill_between(c, q25, q75, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(c, q50, color=colour, lw=2, label=f"{label} (median, quartiles)")
+    if drawn == 0:
+        raise NeurosimValueError(f"{name}: no finished patient has a finite {metric}.")
+    if log_x:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    unit = units.get(metric, "")
+    ax.set_xlabel(f"{input} (factor on the patient's value)" if "." in input else input)
+    ax.set_ylabel(f"{metric} ({unit})" if unit and unit != "1" else metric)
+    ax.set_title(f"{metric} by {input}, {drawn} patient-arms\n({name})", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
     return ax
