@@ -404,3 +404,16 @@ def test_drug_factor_rows_reach_the_simulation(tmp_path):
     u = direct["opioid_drive"][:, direct.t > 0]
     np.testing.assert_allclose(u[1], u[0] / 2.0, rtol=1e-5)
     assert m["pain_auc"][1] > m["pain_auc"][0]
+
+
+def test_a_drug_added_by_the_scenario_can_be_an_input(tmp_path):
+    """A hypothetical drug of [drugs.<name>] is known to the analysis like a library drug."""
+    text = (REPO / "scenarios" / "hypothetical_drug.toml").read_text()
+    import tomllib
+
+    raw = tomllib.loads(text)
+    drug = next(iter(raw["drugs"]))
+    p = tmp_path / "h.toml"
+    p.write_text(text + f'\n[sensitivity]\nN = 4\nparameters = ["{drug}.ec50", "nrs_s50"]\n')
+    sp = load_sensitivity(p)
+    assert sp.design.names == [f"{drug}.ec50", "nrs_s50"]

@@ -322,3 +322,22 @@ name = "control"
     assert len(ax.get_lines()) == 1
     with pytest.raises(NeurosimKeyError, match="Did you mean 'morphine.ec50'"):
         plots.metric_by_input(res, "morphine.ec5", "pain_auc")
+
+
+def test_a_drug_added_by_the_file_can_vary():
+    """A hypothetical drug of [drugs.<name>] (the packaged example) takes factors like a
+    library drug."""
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "scenarios" / "hypothetical_drug.toml"
+            ).read_text()
+    drug = next(iter(tomllib.loads(text)["drugs"]))
+    sw = loads_sweep(text + f"""
+[sweep]
+patients = 3
+[sweep.drugs.{drug}]
+cl = {{ distribution = "lognormal", cv = 0.3 }}
+ec50 = {{ distribution = "lognormal", cv = 0.3 }}
+""", source="h.toml")
+    assert [d.name for d in sw.drug_dimensions] == [f"{drug}.cl", f"{drug}.ec50"]

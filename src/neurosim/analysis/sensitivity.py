@@ -345,24 +345,16 @@ DRUG_FACTOR_RANGE = (0.5, 2.0)
 
 
 def _drug_factor_row(name, key, err):
-    """A parameter-table row for the drug factor ``drug.quantity`` (dimensionless, > 0)."""
-    from ..model.parameters import Parameter
-    from ..treatments.library import load_library
+    """A parameter-table row for the drug factor ``drug.quantity`` (dimensionless, > 0);
+    the drug itself is checked once the scenario (and its added drugs) is read."""
+    from ..sweep.spec import drug_factor_row
     from ..treatments.pk import DRUG_FACTORS
 
     drug, q = name.rsplit(".", 1)
-    names = load_library().names
-    if drug not in names:
-        raise err(key, f"unknown drug {drug!r} in {name!r}." + did_you_mean(drug, names)
-                  + " A drug factor is written 'drug.quantity', e.g. 'morphine.cl'.")
     if q not in DRUG_FACTORS:
         raise err(key, f"{q!r} is not a drug quantity that can vary." + did_you_mean(
             q, list(DRUG_FACTORS)) + " Quantities: " + ", ".join(DRUG_FACTORS) + ".")
-    from ..sweep.spec import FACTOR_RANGE
-
-    return Parameter(name=name, value=1.0, unit="1", low=FACTOR_RANGE[0],
-                     high=FACTOR_RANGE[1], cv=0.0, module="drug",
-                     description=f"factor on {drug}'s {DRUG_FACTORS[q]}", source="default")
+    return drug_factor_row(drug, q)
 
 
 def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec:
@@ -530,6 +522,11 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
     warns += list(sw.base_warnings)
     for i, name in drug_columns:
         drug, q = name.rsplit(".", 1)
+        library = sw.base.library
+        if drug not in library.drugs:
+            raise err(f"sensitivity.parameters[{i}]",
+                      f"unknown drug {drug!r} in {name!r}." + did_you_mean(drug, library.names)
+                      + " A drug factor is written 'drug.quantity', e.g. 'morphine.cl'.")
         given = [a for a in range(len(sw.arms)) if drug in sw.arm_treatments(a).drugs]
         if not given:
             raise err(f"sensitivity.parameters[{i}]", f"no treatment of this scenario gives "

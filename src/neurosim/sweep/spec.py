@@ -532,7 +532,6 @@ class Sweep:
 
     def _read_drug_dimensions(self, table, rd) -> list:
         """``[sweep.drugs.<drug>]``: distributions of per-patient factors on drug quantities."""
-        from ..model.parameters import Parameter
         from ..treatments.pk import DRUG_FACTORS
 
         if not isinstance(table, Mapping):
@@ -557,11 +556,8 @@ class Sweep:
                                     + did_you_mean(q, list(DRUG_FACTORS))
                                     + " Quantities: " + "; ".join(
                                         f"{k} ({v})" for k, v in DRUG_FACTORS.items()) + ".")
-                row = Parameter(name=f"{drug}.{q}", value=1.0, unit="1", low=FACTOR_RANGE[0],
-                                high=FACTOR_RANGE[1], cv=0.0, module="drug",
-                                description=f"factor on {drug}'s {DRUG_FACTORS[q]}",
-                                source="sweep file")
-                dims.append(self._read_dimension(f"{drug}.{q}", spec, rd, key=qkey, row=row))
+                dims.append(self._read_dimension(f"{drug}.{q}", spec, rd, key=qkey,
+                                                 row=drug_factor_row(drug, q)))
         return dims
 
     def _check_drug_dimensions(self):
@@ -1061,6 +1057,19 @@ class Sweep:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def drug_factor_row(drug: str, quantity: str):
+    """A parameter-table row for the factor on ``drug.quantity`` (dimensionless, > 0,
+    plausible range :data:`FACTOR_RANGE`), to read its distribution or range like a
+    model parameter's."""
+    from ..model.parameters import Parameter
+    from ..treatments.pk import DRUG_FACTORS
+
+    return Parameter(name=f"{drug}.{quantity}", value=1.0, unit="1", low=FACTOR_RANGE[0],
+                     high=FACTOR_RANGE[1], cv=0.0, module="drug",
+                     description=f"factor on {drug}'s {DRUG_FACTORS[quantity]}",
+                     source="assumption: given in the file")
 
 
 def _strip(exc, source=None) -> str:
