@@ -90,8 +90,11 @@ assert set(out) == set(arms) and all(len(v["nrs_week12"]) == n_sub for v in out.
 assert {p.name for p in folder.iterdir()} == {"control.h5", "tanezumab.h5",
                                              "tanezumab_patients.csv"}
 '''),
-    "06_design_your_own_drug.ipynb": (4, '''
+    "06_design_your_own_drug.ipynb": (5, '''
 assert "ccr2x" in sc.library.names and status == 0 and path.is_file()
+import numpy as _np
+assert varied.success.all() and _np.isfinite(relief).all()
+assert _np.corrcoef(_np.log(cl_factor), relief)[0, 1] < 0     # faster clearance, less relief
 assert list(dose_response.index) == DOSES
 assert len(results) == len(standard) + 2 and all(r.success.all() for r in results)
 assert ex.ok and ex.values()["drug1"] == "ccr2x", ex.message
