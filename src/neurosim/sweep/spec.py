@@ -398,136 +398,12 @@ class Sweep:
                 f"patients; {self.n_patients} is not (e.g. {1 << self.n_patients.bit_length()}"
                 f" or {1 << (self.n_patients.bit_length() - 1)}).")
 
-    def _quantity(self, row, value, key, rd) -> float:
-        from ..scenario import _parameter_value
-
-        return _parameter_value(row, value, key, rd)
-
     def _read_dimension(self, name, spec, rd, *, key=None, row=None) -> Dimension:
         """A model parameter's distribution, or (``row`` given) a drug factor's."""
-        from ..model.parameters import PARAMETER_INDEX, PARAMETERS
-
-        kind = "parameter" if row is None else "drug"
-        key = key or f"sweep.parameters.{name}"
-        if row is None and name not in PARAMETERS:
-            raise self._err(key, f"unknown model parameter {name!r}."
-                            + did_you_mean(name, PARAMETERS.names)
-                            + " Run 'neurosim params' to list them.")
-        if not isinstance(spec, Mapping) or "distribution" not in spec:
-            raise self._err(key, "give a table with a distribution, e.g. { distribution = "
-                                 "\"lognormal\", cv = 0.3 }; distributions: "
-                                 + ", ".join(DISTRIBUTIONS) + ".")
-        dist = spec["distribution"]
-        if dist not in _DIST_KEYS:
-            raise self._err(f"{key}.distribution", f"unknown distribution {dist!r}."
-                            + did_you_mean(str(dist), DISTRIBUTIONS)
-                            + f" Distributions: {', '.join(DISTRIBUTIONS)}.")
-        allowed = ("distribution",) + _DIST_KEYS[dist] + ("levels",)
-        rd.keys(spec, allowed, key)
-        row = PARAMETERS[name] if row is None else row
-        lowest = "> 0" if row.strictly_positive else ">= 0"
-
-        def q(k, default=None):
-            if k not in spec:
-                if default is None:
-                    raise self._err(key, f"a {dist} distribution needs '{k}' (keys: "
-                                         f"{', '.join(_DIST_KEYS[dist])}).")
-                return default
-            v = self._quantity(row, spec[k], f"{key}.{k}", rd)
-            if not math.isfinite(v):
-                raise self._err(f"{key}.{k}", f"must be finite; got {v!r}.")
-            return v
-
-        def number(k, minimum=None, allow_zero=True):
-            if k not in spec:
-                raise self._err(key, f"a {dist} distribution needs '{k}'.")
-            return float(rd.number(spec[k], f"{key}.{k}", minimum=minimum,
-                                   allow_zero=allow_zero))
-
-        def positive_support(low, what, hint=""):
-            if low < 0 or (low == 0 and row.strictly_positive):
-                raise self._err(key, f"{what} reaches {low:g} {row.unit}, but {name} must be "
-                                     f"{lowest} ({row.unit}).{hint}")
-
-        args: dict = {}
-        if dist == "lognormal":
-            median = q("median", self.base.parameter_overrides.get(name, row.value))
-            if not median > 0:
-                raise self._err(f"{key}.median", f"a lognormal median must be > 0; got "
-                                                 f"{median:g} {row.unit}.")
-            cv = number("cv", minimum=0.0, allow_zero=False)
-            args = {"median": median, "cv": cv}
-        elif dist in ("normal", "truncated_normal"):
-            mean = q("mean")
-            sd = q("sd")
-            if not sd > 0:
-                raise self._err(f"{key}.sd", f"a standard deviation must be > 0; got {sd:g}.")
-            args = {"mean": mean, "sd": sd}
-            if dist == "normal":
-                positive_support(mean - _NORMAL_SIGMAS * sd,
-                                 f"a normal distribution with mean {mean:g} and sd {sd:g} "
-                                 f"(mean - {_NORMAL_SIGMAS:g} sd)",
-                                 " Use truncated_normal with 'low', or a lognormal.")
-            else:
-                low = q("low", 0.0)
-                high = q("high", math.inf) if "high" in spec else math.inf
-                if not low < high:
-                    raise self._err(key, f"'low' ({low:g}) must be below 'high' ({high:g}).")
-                positive_support(low, "the truncated normal")
-                from scipy.special import ndtr
-
-                mass = ndtr((high - mean) / sd) - ndtr((low - mean) / sd)
-                if not mass > 1e-12:
-                    raise self._err(key, f"the interval [{low:g}, {high:g}] holds no "
-                                         f"probability of a normal with mean {mean:g} and sd "
-                                         f"{sd:g}; move the mean or widen the interval.")
-                args.update(low=low, high=high)
-        elif dist in ("uniform", "loguniform"):
-            low, high = q("low"), q("high")
-            if not low < high:
-                raise self._err(key, f"'low' ({low:g}) must be below 'high' ({high:g}).")
-            if dist == "loguniform" and not low > 0:
-                raise self._err(f"{key}.low", f"a loguniform distribution needs low > 0; got "
-                                              f"{low:g}.")
-            positive_support(low, f"the {dist} distribution")
-            args = {"low": low, "high": high}
-        else:
-            values = spec.get("values")
-            if not isinstance(values, list) or not values:
-                raise self._err(f"{key}.values", "give the category values as a non-empty "
-                                                 "list, e.g. values = [\"50 d\", \"200 d\"].")
-            vals = []
-            for i, v in enumerate(values):
-                x = self._quantity(row, v, f"{key}.values[{i}]", rd)
-                try:
-                    row.check(x, warn=False)
-                except NeurosimError as exc:
-                    raise self._err(f"{key}.values[{i}]", str(exc)) from None
-                vals.append(x)
-            weights = spec.get("weights", [1.0] * len(vals))
-            args = {"values": vals, "weights": self._weights(weights, len(vals),
-                                                             f"{key}.weights", rd)}
-        levels = spec.get("levels")
-        if levels is not None:
-            if self.design != "grid":
-                raise self._err(f"{key}.levels", "'levels' is used by design = \"grid\" only.")
-            if dist == "categorical":
-                raise self._err(f"{key}.levels", "a categorical parameter takes every category "
-                                                 "in a grid; remove 'levels'.")
-            levels = int(rd.number(levels, f"{key}.levels", minimum=1, integer=True))
-        elif self.design == "grid" and dist != "categorical":
-            raise self._err(key, "a grid needs 'levels' (points of this parameter: the medians "
-                                 "of that many equal-probability strata), or give exact values "
-                                 "with distribution = \"categorical\".")
-        dim = Dimension(name=name, kind=kind, distribution=dist, args=args, levels=levels,
-                        index=PARAMETER_INDEX[name] if kind == "parameter" else -1)
-        lo, hi = dim.ppf(np.array([1e-3, 1 - 1e-3])) if dist != "categorical" else (
-            min(args["values"]), max(args["values"]))
-        if lo < row.low * (1 - 1e-12) or hi > row.high * (1 + 1e-12):
-            self.warnings.append(
-                f"{self.source}: [{key}] the distribution reaches {lo:g} to {hi:g} {row.unit} "
-                f"(0.1 % to 99.9 %), beyond the plausible range [{row.low:g}, {row.high:g}] "
-                f"{row.unit}.")
+        dim, warns = read_distribution(
+            name, spec, rd, key=key or f"sweep.parameters.{name}", row=row, design=self.design,
+            default_median=self.base.parameter_overrides.get(name))
+        self.warnings += warns
         return dim
 
     def _read_drug_dimensions(self, table, rd) -> list:
@@ -590,14 +466,6 @@ class Sweep:
             a._compiled = sc.plan.compile(n_core=N_CORE, p_offset=N_MODEL_PARAMS,
                                           t_end=sc.duration)
         return a._compiled
-
-    def _weights(self, weights, n, key, rd) -> list:
-        if not isinstance(weights, list) or len(weights) != n:
-            raise self._err(key, f"give one weight per category ({n}); got {weights!r}.")
-        out = [float(rd.number(w, f"{key}[{i}]", minimum=0.0)) for i, w in enumerate(weights)]
-        if not sum(out) > 0:
-            raise self._err(key, "the weights must not all be zero.")
-        return out
 
     def _read_genotype(self, i, g, rd) -> Genotype:
         key = f"sweep.genotypes[{i}]"
@@ -1057,6 +925,176 @@ class Sweep:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def read_distribution(name, spec, rd, *, key: str, row=None, design: str = "random",
+                  default_median=None) -> tuple:
+    """Read one distribution table (``{ distribution = ..., ... }``).
+
+    Parameters
+    ----------
+    name : str
+        A model parameter, or (``row`` given) a drug factor ``"drug.quantity"``.
+    spec : object
+        The table as read from TOML.
+    rd : neurosim.scenario._Reader
+        Error context (the file).
+    key : str
+        Dotted key of the table, named in errors and warnings.
+    row : Parameter, optional
+        The row whose unit, sign and plausible range apply (default: the
+        parameter table's row of ``name``); see :func:`drug_factor_row`.
+    design : str
+        The sweep's design (``levels`` belong to ``"grid"``).
+    default_median : float, optional
+        Median of a lognormal without ``median`` (default: the row's value).
+
+    Returns
+    -------
+    (Dimension, list of str)
+        The dimension and warnings (a distribution reaching beyond the
+        plausible range).
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``key`` (or one of its keys) and what is allowed.
+    """
+    from ..model.parameters import PARAMETER_INDEX, PARAMETERS
+    from ..scenario import _parameter_value
+
+    kind = "parameter" if row is None else "drug"
+    err = rd.error
+    warns: list = []
+    if row is None and name not in PARAMETERS:
+        raise err(key, f"unknown model parameter {name!r}."
+                      + did_you_mean(name, PARAMETERS.names)
+                      + " Run 'neurosim params' to list them.")
+    if not isinstance(spec, Mapping) or "distribution" not in spec:
+        raise err(key, "give a table with a distribution, e.g. { distribution = "
+                       "\"lognormal\", cv = 0.3 }; distributions: "
+                       + ", ".join(DISTRIBUTIONS) + ".")
+    dist = spec["distribution"]
+    if dist not in _DIST_KEYS:
+        raise err(f"{key}.distribution", f"unknown distribution {dist!r}."
+                  + did_you_mean(str(dist), DISTRIBUTIONS)
+                  + f" Distributions: {', '.join(DISTRIBUTIONS)}.")
+    allowed = ("distribution",) + _DIST_KEYS[dist] + ("levels",)
+    rd.keys(spec, allowed, key)
+    row = PARAMETERS[name] if row is None else row
+    lowest = "> 0" if row.strictly_positive else ">= 0"
+
+    def q(k, default=None):
+        if k not in spec:
+            if default is None:
+                raise err(key, f"a {dist} distribution needs '{k}' (keys: "
+                               f"{', '.join(_DIST_KEYS[dist])}).")
+            return default
+        v = _parameter_value(row, spec[k], f"{key}.{k}", rd)
+        if not math.isfinite(v):
+            raise err(f"{key}.{k}", f"must be finite; got {v!r}.")
+        return v
+
+    def number(k, minimum=None, allow_zero=True):
+        if k not in spec:
+            raise err(key, f"a {dist} distribution needs '{k}'.")
+        return float(rd.number(spec[k], f"{key}.{k}", minimum=minimum,
+                               allow_zero=allow_zero))
+
+    def positive_support(low, what, hint=""):
+        if low < 0 or (low == 0 and row.strictly_positive):
+            raise err(key, f"{what} reaches {low:g} {row.unit}, but {name} must be "
+                           f"{lowest} ({row.unit}).{hint}")
+
+    args: dict = {}
+    if dist == "lognormal":
+        median = q("median", row.value if default_median is None else default_median)
+        if not median > 0:
+            raise err(f"{key}.median", f"a lognormal median must be > 0; got "
+                                       f"{median:g} {row.unit}.")
+        cv = number("cv", minimum=0.0, allow_zero=False)
+        args = {"median": median, "cv": cv}
+    elif dist in ("normal", "truncated_normal"):
+        mean = q("mean")
+        sd = q("sd")
+        if not sd > 0:
+            raise err(f"{key}.sd", f"a standard deviation must be > 0; got {sd:g}.")
+        args = {"mean": mean, "sd": sd}
+        if dist == "normal":
+            positive_support(mean - _NORMAL_SIGMAS * sd,
+                             f"a normal distribution with mean {mean:g} and sd {sd:g} "
+                             f"(mean - {_NORMAL_SIGMAS:g} sd)",
+                             " Use truncated_normal with 'low', or a lognormal.")
+        else:
+            low = q("low", 0.0)
+            high = q("high", math.inf) if "high" in spec else math.inf
+            if not low < high:
+                raise err(key, f"'low' ({low:g}) must be below 'high' ({high:g}).")
+            positive_support(low, "the truncated normal")
+            from scipy.special import ndtr
+
+            mass = ndtr((high - mean) / sd) - ndtr((low - mean) / sd)
+            if not mass > 1e-12:
+                raise err(key, f"the interval [{low:g}, {high:g}] holds no "
+                               f"probability of a normal with mean {mean:g} and sd "
+                               f"{sd:g}; move the mean or widen the interval.")
+            args.update(low=low, high=high)
+    elif dist in ("uniform", "loguniform"):
+        low, high = q("low"), q("high")
+        if not low < high:
+            raise err(key, f"'low' ({low:g}) must be below 'high' ({high:g}).")
+        if dist == "loguniform" and not low > 0:
+            raise err(f"{key}.low", f"a loguniform distribution needs low > 0; got "
+                                    f"{low:g}.")
+        positive_support(low, f"the {dist} distribution")
+        args = {"low": low, "high": high}
+    else:
+        values = spec.get("values")
+        if not isinstance(values, list) or not values:
+            raise err(f"{key}.values", "give the category values as a non-empty "
+                                       "list, e.g. values = [\"50 d\", \"200 d\"].")
+        vals = []
+        for i, v in enumerate(values):
+            x = _parameter_value(row, v, f"{key}.values[{i}]", rd)
+            try:
+                row.check(x, warn=False)
+            except NeurosimError as exc:
+                raise err(f"{key}.values[{i}]", str(exc)) from None
+            vals.append(x)
+        weights = spec.get("weights", [1.0] * len(vals))
+        args = {"values": vals, "weights": _weights(weights, len(vals),
+                                                   f"{key}.weights", rd)}
+    levels = spec.get("levels")
+    if levels is not None:
+        if design != "grid":
+            raise err(f"{key}.levels", "'levels' is used by design = \"grid\" only.")
+        if dist == "categorical":
+            raise err(f"{key}.levels", "a categorical parameter takes every category "
+                                       "in a grid; remove 'levels'.")
+        levels = int(rd.number(levels, f"{key}.levels", minimum=1, integer=True))
+    elif design == "grid" and dist != "categorical":
+        raise err(key, "a grid needs 'levels' (points of this parameter: the medians "
+                       "of that many equal-probability strata), or give exact values "
+                       "with distribution = \"categorical\".")
+    dim = Dimension(name=name, kind=kind, distribution=dist, args=args, levels=levels,
+                    index=PARAMETER_INDEX[name] if kind == "parameter" else -1)
+    lo, hi = dim.ppf(np.array([1e-3, 1 - 1e-3])) if dist != "categorical" else (
+        min(args["values"]), max(args["values"]))
+    if lo < row.low * (1 - 1e-12) or hi > row.high * (1 + 1e-12):
+        warns.append(
+            f"{rd.source}: [{key}] the distribution reaches {lo:g} to {hi:g} {row.unit} "
+            f"(0.1 % to 99.9 %), beyond the plausible range [{row.low:g}, {row.high:g}] "
+            f"{row.unit}.")
+    return dim, warns
+
+
+def _weights(weights, n, key, rd) -> list:
+    if not isinstance(weights, list) or len(weights) != n:
+        raise rd.error(key, f"give one weight per category ({n}); got {weights!r}.")
+    out = [float(rd.number(w, f"{key}[{i}]", minimum=0.0)) for i, w in enumerate(weights)]
+    if not sum(out) > 0:
+        raise rd.error(key, "the weights must not all be zero.")
+    return out
 
 
 def drug_factor_row(drug: str, quantity: str):
