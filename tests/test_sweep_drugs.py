@@ -341,3 +341,110 @@ cl = {{ distribution = "lognormal", cv = 0.3 }}
 ec50 = {{ distribution = "lognormal", cv = 0.3 }}
 """, source="h.toml")
     assert [d.name for d in sw.drug_dimensions] == [f"{drug}.cl", f"{drug}.ec50"]
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+POP = """
+[scenario]
+name = "pop"
+seed = 4
+[simulation]
+treatment_start = "120 d"
+history = "1 d"
+duration = "1 week"
+output_interval = "1 d"
+[population]
+size = {size}
+[population.drugs.morphine]
+ec50 = {{ distribution = "lognormal", cv = 0.5 }}
+ka = {{ distribution = "uniform", low = 0.5, high = 2 }}
+[treatments]
+regimens = ["morphine 10 mg po q4h"]
+"""
+
+
+def test_population_drug_factors_follow_each_patient_s_own_stream():
+    """Reference: patient i's factors are the inverse distribution functions at the
+    uniforms of numpy's SeedSequence(seed, spawn_key=(2**63 + 2, i)) (lognormal median 1,
+    cv 0.5; uniform [0.5, 2]), whatever the number of patients."""
+    from neurosim.scenario import loads_scenario
+    from neurosim.sweep.spec import draw_drug_factors
+
+    sc = loads_scenario(POP.format(size=5))
+    assert [d.name for d in sc.drug_variability] == ["morphine.ec50", "morphine.ka"]
+    assert "morphine.ec50 (factor on the patient's value): lognormal" in sc.describe()
+    F = draw_drug_factors(sc.drug_variability, 4, 5)
+    sigma = math.sqrt(math.log1p(0.25))
+    for i in range(5):
+        u = np.random.default_rng(np.random.SeedSequence(4, spawn_key=(2 ** 63 + 2, i))
+                                  ).random(2)
+        assert F["morphine.ec50"][i] == pytest.approx(math.exp(sigma * stats.norm.ppf(u[0])),
+                                                      rel=1e-12)
+        assert F["morphine.ka"][i] == pytest.approx(0.5 + 1.5 * u[1], rel=1e-12)
+    F3 = draw_drug_factors(sc.drug_variability, 4, 3)
+    np.testing.assert_array_equal(F3["morphine.ka"], F["morphine.ka"][:3])
+
+
+def test_a_population_run_applies_and_records_its_drug_factors(tmp_path):
+    """The run's factors are those drawn; simulating with them given explicitly gives the
+    same numbers bit for bit; they survive the results file. The scenario's single default
+    patient gets none (the same numbers as without [population.drugs])."""
+    from neurosim.scenario import loads_scenario
+    from neurosim.simulation import ScenarioResult, simulate_scenario
+    from neurosim.sweep.spec import draw_drug_factors
+
+    sc = loads_scenario(POP.format(size=3))
+    res = simulate_scenario(sc, threads=1)
+    F = draw_drug_factors(sc.drug_variability, 4, 3)
+    assert set(res.drug_factors) == set(F)
+    for k in F:
+        np.testing.assert_array_equal(res.drug_factors[k], F[k])
+    again = simulate_scenario(sc, threads=1, drug_factors=F)
+    np.testing.assert_array_equal(again["nrs"], res["nrs"])
+    plain = simulate_scenario(sc, threads=1, drug_factors={})
+    assert plain.drug_factors == {}
+    assert not np.array_equal(plain["opioid_drive"], res["opioid_drive"])
+    res.to_hdf5(tmp_path / "r.h5")
+    back = ScenarioResult.from_hdf5(tmp_path / "r.h5")
+    for k in F:
+        np.testing.assert_array_equal(back.drug_factors[k], F[k])
+    one = simulate_scenario(loads_scenario(POP.format(size=1)), threads=1)
+    none = simulate_scenario(loads_scenario(POP.format(size=1).split("[population.drugs")[0]
+                                            + '[treatments]\nregimens = ["morphine 10 mg po '
+                                              'q4h"]\n'), threads=1)
+    assert one.drug_factors == {}
+    np.testing.assert_array_equal(one["nrs"], none["nrs"])
+
+
+def test_population_drug_factor_errors_and_warnings():
+    from neurosim.scenario import loads_scenario
+
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(POP.format(size=2).replace("drugs.morphine]", "drugs.morphin]"),
+                       source="p.toml")
+    assert info.value.key == "population.drugs.morphin" and "Did you mean 'morphine'" in str(
+        info.value)
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(POP.format(size=2).replace("po q4h", "iv q4h"), source="p.toml")
+    assert info.value.key == "population.drugs.morphine.ka"
+    assert "no route with absorption" in str(info.value)
+    sc = loads_scenario(POP.format(size=2), source="p.toml").with_changes(regimens=[])
+    assert any("no treatment of this scenario gives morphine" in w for w in sc.warnings)
+    assert sc.text and loads_scenario(sc.text).drug_variability  # kept in the text
+    with pytest.raises(ScenarioError) as info:
+        loads_sweep(POP.format(size=2) + "[sweep]\npatients = 2\n", source="s.toml")
+    assert info.value.key == "population.drugs" and "[sweep.drugs" in str(info.value)
+
+
+def test_dose_response_carries_population_drug_factors(tmp_path):
+    from neurosim.analysis.doseresponse import dose_response
+    from neurosim.scenario import loads_scenario
+
+    sc = loads_scenario(POP.format(size=2))
+    dose_response(sc, "morphine", [5, 20], patients=3, seed=2, n_boot=10,
+                  output=tmp_path / "dr.h5", threads=1)
+    res = open_sweep(tmp_path / "dr.h5")
+    F = res.drug_factors()
+    assert set(F) == {"morphine.ec50", "morphine.ka"} and F["morphine.ka"].shape == (3,)
+    assert np.all(np.isfinite(F["morphine.ec50"]))

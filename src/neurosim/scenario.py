@@ -115,7 +115,7 @@ DEFAULT_RTOL = 3e-5
 SECTIONS: dict[str, tuple[str, ...]] = {
     "scenario": ("name", "description", "seed"),
     "patient": ("liver", "body_weight", "parameters", "modifiers"),
-    "population": ("size", "cv_scale"),
+    "population": ("size", "cv_scale", "drugs"),
     "simulation": ("treatment_start", "presentation_limit", "duration", "history",
                    "output_interval", "endpoint", "rtol", "save_states"),
     "treatments": ("regimens", "titration", "rescue", "procedures", "library"),
@@ -361,6 +361,9 @@ class Scenario:
     modifiers : list of Modifier
     population_size : int
     cv_scale : float
+    drug_variability : list of neurosim.sweep.spec.Dimension
+        ``[population.drugs.<drug>]``: per-patient factors on drug
+        quantities (names ``"drug.quantity"``), drawn in population runs.
     presentation_nrs : float or None
         The presentation rule's NRS (``treatment_start = "nrs >= 4"``), or
         None for a fixed start.
@@ -485,8 +488,34 @@ class Scenario:
         if drug_mods:
             self._library = self._apply_drug_modifiers(drug_mods, rd)
         self._plan = self._read_treatments(raw.get("treatments", {}), rd)
+        self._read_drug_variability(pop.get("drugs", {}), rd)
 
     # -- sections -------------------------------------------------------------------
+
+    def _read_drug_variability(self, table, rd) -> None:
+        """``[population.drugs.<drug>]``: per-patient factors on drug quantities."""
+        from .sweep.spec import read_drug_dimensions
+
+        self.drug_variability, warns = read_drug_dimensions(
+            table, rd, key="population.drugs", library=self._library)
+        self.warnings += warns
+        if not self.drug_variability:
+            return
+        from .model.parameters import N_MODEL_PARAMS
+        from .model.states import N_CORE
+
+        ct = self._plan.compile(n_core=N_CORE, p_offset=N_MODEL_PARAMS, t_end=self.duration)
+        for d in self.drug_variability:
+            drug, q = d.name.rsplit(".", 1)
+            key = f"population.drugs.{drug}.{q}"
+            if drug not in ct.drugs:
+                self.warnings.append(f"{rd.source}: [{key}] no treatment of this scenario "
+                                     f"gives {drug}; the factor has no effect.")
+                continue
+            try:
+                ct.factor_columns(drug, q)
+            except NeurosimError as exc:
+                raise rd.error(key, _bare(exc)) from None
 
     def _read_parameters(self, table, rd) -> dict:
         from .model.parameters import PARAMETERS, ParameterRangeWarning
@@ -781,6 +810,9 @@ class Scenario:
         if self.population_size > 1:
             lines.append(f"Population: {self.population_size} patients (seed {self.seed}, "
                          f"cv x {self.cv_scale:g})")
+        if self.drug_variability:
+            lines.append("Drugs that differ between patients (population runs):")
+            lines += [f"  {d.describe()}" for d in self.drug_variability]
         lines.append(f"Treatment starts: {self.start_label}; simulated for "
                      f"{format_duration(self.duration)} after it (history "
                      f"{format_duration(self.history) if self.history else 'none'}), output "

@@ -428,6 +428,18 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
         state, so simulations that differ only in those (comparisons in the
         same patients, an interactive explorer) solve it once. Results are
         the same with or without it.
+    drug_factors : dict, optional
+        Between-patient variability of drug quantities: ``"drug.quantity"``
+        (a quantity of :data:`neurosim.treatments.pk.DRUG_FACTORS`, e.g.
+        ``"morphine.cl"``) -> factor per patient, shape (n_patients,). Each
+        patient's compiled value (after the liver state and modifiers) is
+        multiplied by its factor. Drugs this scenario does not give are
+        ignored, so one set of factors serves every arm of a trial. Default:
+        drawn from the scenario's ``[population.drugs]`` (patient ``i`` from
+        its own stream, :func:`neurosim.sweep.spec.draw_drug_factors`) when
+        the patients are a population (``[population] size`` > 1, an int,
+        or a matrix); none for the scenario's single default patient. ``{}``
+        turns them off.
 
     Returns
     -------
@@ -446,6 +458,13 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
     rtol = sc.rtol if rtol is None else float(rtol)
     P = patient_parameters(sc, patients)
     n = P.shape[0]
+    if drug_factors is None and sc.drug_variability and not (
+            patients is None and sc.population_size == 1):
+        from .sweep.spec import draw_drug_factors
+
+        drug_factors = draw_drug_factors(sc.drug_variability, sc.seed, n)
+    drug_factors = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
+                    for k, v in (drug_factors or {}).items()}
     import numba
 
     nthreads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
@@ -475,7 +494,7 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
         source=sc.source, seed=sc.seed, t=res["t"], data=res["data"], units=res["units"],
         descriptions=res["descriptions"], states=res["states"],
         state_names=res["state_names"], state_units=res["state_units"], slots=res["slots"],
-        parameters=P, treatment_start=start, presented=presented,
+        parameters=P, drug_factors=drug_factors, treatment_start=start, presented=presented,
         nrs_baseline=res["baseline"], mme_daily=res["mme_daily"], status=status,
         status_messages=messages, safety=res["safety"], treatments=res["treatments"],
         endpoint=sc.endpoint, duration=sc.duration, history=sc.history,
@@ -885,6 +904,9 @@ class ScenarioResult:
         Treatment slot values (``res["slot.spinal"]``).
     parameters : ndarray (n_patients, N_MODEL_PARAMS)
         Model parameters of each patient (table units).
+    drug_factors : dict of str -> ndarray (n_patients,)
+        Factors on drug quantities of each patient (``"morphine.cl"``; empty
+        when none were applied).
     treatment_start : ndarray (n_patients,)
         Treatment start, h after diagnosis.
     presented : ndarray of bool (n_patients,)
@@ -941,6 +963,7 @@ class ScenarioResult:
     output_interval: float
     presentation_nrs: float | None = None
     info: dict = field(default_factory=dict)
+    drug_factors: dict = field(default_factory=dict)
 
     # -- access -----------------------------------------------------------------------
 

@@ -661,7 +661,10 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
         notes = [f"{drug} is titrated in {sc.source}: the dose levels are starting doses"]
     else:
         notes = []
-    raw.pop("population", None)
+    population = raw.pop("population", None)
+    # [population.drugs] of the scenario: the same factors in every arm that gives the drug
+    given = {r.drug for r in sc.plan.regimens} | {drug}
+    drug_tables = {k: v for k, v in (population or {}).get("drugs", {}).items() if k in given}
     rate = mine[0][1].rate > 0
     base = mine[0][1].rate if rate else mine[0][1].amount
     mg = _doses_mg(d, unit, rate, sc.body_weight)
@@ -719,6 +722,8 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
     raw.setdefault("scenario", {})["seed"] = seed
     raw["sweep"] = {"patients": int(patients), "other_parameters": "population",
                     "outputs": ["nrs"], "arms": arms}
+    if drug_tables:
+        raw["sweep"]["drugs"] = drug_tables
     text = _toml.dumps(raw, header=f"dose-response of {drug} from {sc.source}")
     sweep = loads_sweep(text, source=str(sc.source))
     tmpdir = None

@@ -14,8 +14,8 @@ The layout is documented in ``docs/file-format.md``; in short::
     /slots                 (n_patients, n_times, n_slots)          optional
     /slot_names
     /mme_daily             (n_patients, n_days) mg
-    /patients/...          parameters, treatment_start, presented, nrs_baseline,
-                           status, status_message
+    /patients/...          parameters, drug_factors (optional), treatment_start, presented,
+                           nrs_baseline, status, status_message
     /metrics/<name>        (n_patients,)   for other tools; recomputed on reading
     /safety/...            drug, severity, message, source   (n_flags,)
 
@@ -234,6 +234,14 @@ def write_results(result, path, *, command_line: str | None = None) -> Path:
             _strings(pg, "parameter_names", PARAMETERS.names, "Parameter names (table order)")
             _strings(pg, "parameter_units", [PARAMETERS[k].unit for k in PARAMETERS.names],
                      "Parameter units")
+            factors = getattr(result, "drug_factors", None) or {}
+            if factors:
+                _numeric(pg, "drug_factors", np.column_stack(list(factors.values())), "1",
+                         "Per-patient factors on drug quantities, each multiplying the "
+                         "patient's compiled value (columns: drug_factor_names)",
+                         dims=("patient", "drug factor"), scales=scales)
+                _strings(pg, "drug_factor_names", list(factors), "Columns of drug_factors: "
+                                                                 "drug.quantity")
             _numeric(pg, "treatment_start", result.treatment_start, "h",
                      "Treatment start, hours after diagnosis", dims=("patient",), scales=scales)
             _numeric(pg, "presented", np.asarray(result.presented, dtype=np.int8), "1",
@@ -377,6 +385,9 @@ def read_results(path):
                 state_names=_str_list(f["state_names"]), state_units=_str_list(f["state_units"]),
                 slots=f["slots"][()] if "slots" in f else None,
                 parameters=pg["parameters"][()], treatment_start=pg["treatment_start"][()],
+                drug_factors=({n: pg["drug_factors"][:, j] for j, n in
+                               enumerate(_str_list(pg["drug_factor_names"]))}
+                              if "drug_factors" in pg else {}),
                 presented=pg["presented"][()].astype(bool),
                 nrs_baseline=pg["nrs_baseline"][()], mme_daily=f["mme_daily"][()],
                 status=pg["status"][()], status_messages=_str_list(pg["status_message"]),

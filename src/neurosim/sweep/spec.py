@@ -86,6 +86,9 @@ DISTRIBUTIONS = ("lognormal", "normal", "truncated_normal", "uniform", "logunifo
 DESIGN_STREAM = 2 ** 63
 #: Spawn key of the Iman-Conover score stream.
 CORRELATION_STREAM = 2 ** 63 + 1
+#: Stream of the drug factors of a scenario's population (``[population.drugs]``):
+#: patient ``i`` draws from ``SeedSequence(seed, spawn_key=(DRUG_STREAM, i))``.
+DRUG_STREAM = 2 ** 63 + 2
 
 _SWEEP_KEYS = ("patients", "design", "other_parameters", "outputs", "parameters",
                "correlations", "genotypes", "drugs", "arms")
@@ -346,6 +349,11 @@ class Sweep:
         if arms_raw is not None and "treatments" in raw:
             raise self._err("treatments", "a sweep with [[sweep.arms]] gives each arm its own "
                                           "treatments; move [treatments] into the arms.")
+        pop = raw.get("population")
+        if isinstance(pop, Mapping) and "drugs" in pop:
+            raise self._err("population.drugs", "in a sweep file the drug factors are "
+                                                "[sweep.drugs.<drug>] tables (the same "
+                                                "content); move them there.")
         self._raw_base = raw
         # the scenario part, validated as a scenario (its own errors, its own keys)
         self.base = Scenario.from_dict(raw, source=self.source, text=None)
@@ -408,32 +416,9 @@ class Sweep:
 
     def _read_drug_dimensions(self, table, rd) -> list:
         """``[sweep.drugs.<drug>]``: distributions of per-patient factors on drug quantities."""
-        from ..treatments.pk import DRUG_FACTORS
-
-        if not isinstance(table, Mapping):
-            raise self._err("sweep.drugs", "must hold one table per drug, e.g. "
-                                           "[sweep.drugs.morphine] with cl = { distribution = "
-                                           "\"lognormal\", cv = 0.3 }.")
-        library = self.base.library
-        dims = []
-        for drug, quantities in table.items():
-            key = f"sweep.drugs.{drug}"
-            if drug not in library.drugs:
-                raise self._err(key, f"unknown drug {drug!r}." + did_you_mean(drug, library.names)
-                                + f" Known drugs: {', '.join(library.names)}.")
-            if not isinstance(quantities, Mapping) or not quantities:
-                raise self._err(key, "give the quantities that vary, e.g. cl = { distribution "
-                                     "= \"lognormal\", cv = 0.3 }; quantities: "
-                                     + ", ".join(DRUG_FACTORS) + ".")
-            for q, spec in quantities.items():
-                qkey = f"{key}.{q}"
-                if q not in DRUG_FACTORS:
-                    raise self._err(qkey, f"{q!r} is not a drug quantity that can vary."
-                                    + did_you_mean(q, list(DRUG_FACTORS))
-                                    + " Quantities: " + "; ".join(
-                                        f"{k} ({v})" for k, v in DRUG_FACTORS.items()) + ".")
-                dims.append(self._read_dimension(f"{drug}.{q}", spec, rd, key=qkey,
-                                                 row=drug_factor_row(drug, q)))
+        dims, warns = read_drug_dimensions(table, rd, key="sweep.drugs",
+                                           library=self.base.library, design=self.design)
+        self.warnings += warns
         return dims
 
     def _check_drug_dimensions(self):
@@ -1095,6 +1080,80 @@ def _weights(weights, n, key, rd) -> list:
     if not sum(out) > 0:
         raise rd.error(key, "the weights must not all be zero.")
     return out
+
+
+def read_drug_dimensions(table, rd, *, key: str, library, design: str = "random") -> tuple:
+    """Read ``[<key>.<drug>]`` tables of drug factors (``[sweep.drugs]``,
+    ``[population.drugs]``).
+
+    Parameters
+    ----------
+    table : object
+        The ``drugs`` table as read from TOML: drug -> quantity -> distribution.
+    rd : neurosim.scenario._Reader
+    key : str
+        Its dotted key (``"sweep.drugs"``).
+    library : DrugLibrary
+        The file's drug library (packaged drugs and ``[drugs.<name>]``).
+    design : str
+        The design drawing them (see :func:`read_distribution`).
+
+    Returns
+    -------
+    (list of Dimension, list of str)
+        One dimension per factor (kind ``"drug"``, name ``"drug.quantity"``),
+        and warnings.
+    """
+    from ..treatments.pk import DRUG_FACTORS
+
+    if not isinstance(table, Mapping):
+        raise rd.error(key, f"must hold one table per drug, e.g. [{key}.morphine] with "
+                            "cl = { distribution = \"lognormal\", cv = 0.3 }.")
+    dims, warns = [], []
+    for drug, quantities in table.items():
+        dkey = f"{key}.{drug}"
+        if drug not in library.drugs:
+            raise rd.error(dkey, f"unknown drug {drug!r}." + did_you_mean(drug, library.names)
+                           + f" Known drugs: {', '.join(library.names)}.")
+        if not isinstance(quantities, Mapping) or not quantities:
+            raise rd.error(dkey, "give the quantities that vary, e.g. cl = { distribution = "
+                                 "\"lognormal\", cv = 0.3 }; quantities: "
+                                 + ", ".join(DRUG_FACTORS) + ".")
+        for q, spec in quantities.items():
+            qkey = f"{dkey}.{q}"
+            if q not in DRUG_FACTORS:
+                raise rd.error(qkey, f"{q!r} is not a drug quantity that can vary."
+                               + did_you_mean(q, list(DRUG_FACTORS)) + " Quantities: "
+                               + "; ".join(f"{k} ({v})" for k, v in DRUG_FACTORS.items())
+                               + ".")
+            dim, w = read_distribution(f"{drug}.{q}", spec, rd, key=qkey,
+                                       row=drug_factor_row(drug, q), design=design)
+            dims.append(dim)
+            warns += w
+    return dims, warns
+
+
+def draw_drug_factors(dimensions, seed: int, n: int) -> dict:
+    """Drug factors of patients ``0 .. n - 1`` of a scenario's population.
+
+    Patient ``i`` draws one uniform per factor from
+    ``SeedSequence(seed, spawn_key=(DRUG_STREAM, i))``, mapped through the
+    factor's inverse distribution function, so a patient's factors depend
+    only on the seed and its row, not on ``n``.
+
+    Returns
+    -------
+    dict
+        ``"drug.quantity"`` -> (n,) factors (empty without dimensions).
+    """
+    if not dimensions:
+        return {}
+    U = np.empty((int(n), len(dimensions)))
+    for i in range(int(n)):
+        ss = np.random.SeedSequence(seed, spawn_key=(DRUG_STREAM, i))
+        U[i] = np.random.Generator(np.random.PCG64(ss)).random(len(dimensions))
+    np.maximum(U, 2.0 ** -54, out=U)
+    return {d.name: d.ppf(U[:, j]) for j, d in enumerate(dimensions)}
 
 
 def drug_factor_row(drug: str, quantity: str):
