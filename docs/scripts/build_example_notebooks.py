@@ -1129,9 +1129,11 @@ dose_response.round(2)'''),
 So far every patient clears the drug alike. In people, clearance varies
 (here an assumed CV of 40 %, lognormal). `drug_factors` gives each patient
 a factor on the drug's compiled clearance (after the liver state): the same
-patients, the same dose, a spread of exposures. In a sweep file the same is
-written `[sweep.drugs.ccr2x] cl = { distribution = "lognormal", cv = 0.4 }`
-(`docs/sweeps.md`); `ka`, `v1`, `f`, `ke0` and `ec50` vary the same way.
+patients, the same dose, a spread of exposures. In a scenario file the same
+is written `[population.drugs.ccr2x] cl = { distribution = "lognormal", cv =
+0.4 }` (drawn in population runs, `docs/scenarios.md`), in a sweep file
+`[sweep.drugs.ccr2x]` (`docs/sweeps.md`); `ka`, `v1`, `f`, `ke0` and `ec50`
+vary the same way.
 '''),
     code('''
 rng = np.random.default_rng(7)
