@@ -332,9 +332,8 @@ class NeurosimEvaluator(Evaluator):
         return np.ascontiguousarray(P)
 
     def evaluate(self, start, X, *, threads):
-        from .batch import simulate_batch
-
         from ..model.parameters import PARAMETER_INDEX
+        from .batch import simulate_batch
 
         sw = self.sweep()
         P = self.parameters(X)
