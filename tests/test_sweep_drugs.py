@@ -409,6 +409,8 @@ def test_a_population_run_applies_and_records_its_drug_factors(tmp_path):
     back = ScenarioResult.from_hdf5(tmp_path / "r.h5")
     for k in F:
         np.testing.assert_array_equal(back.drug_factors[k], F[k])
+    df = back.metrics_dataframe()
+    np.testing.assert_array_equal(df["morphine.ka"].to_numpy(), F["morphine.ka"])
     one = simulate_scenario(loads_scenario(POP.format(size=1)), threads=1)
     none = simulate_scenario(loads_scenario(POP.format(size=1).split("[population.drugs")[0]
                                             + '[treatments]\nregimens = ["morphine 10 mg po '

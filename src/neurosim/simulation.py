@@ -1119,8 +1119,9 @@ class ScenarioResult:
         -------
         pandas.DataFrame
             Index ``patient``; one column per metric (:data:`METRICS`), then
-            ``treatment_start_days`` (after diagnosis), ``presented`` and
-            ``status``. ``df.attrs["units"]`` and ``df.attrs["descriptions"]``
+            ``treatment_start_days`` (after diagnosis), ``presented``,
+            ``status`` and the drug factors (``"morphine.cl"``, when any were
+            applied). ``df.attrs["units"]`` and ``df.attrs["descriptions"]``
             describe the metric columns.
 
         Raises
@@ -1135,6 +1136,7 @@ class ScenarioResult:
         cols["treatment_start_days"] = self.treatment_start / HOURS_PER_DAY
         cols["presented"] = np.asarray(self.presented, dtype=bool)
         cols["status"] = np.asarray(self.status)
+        cols.update({k: np.asarray(v) for k, v in self.drug_factors.items()})
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.n_patients, name="patient"))
         df.attrs["units"] = {name: unit for name, unit, _ in METRICS}
         df.attrs["units"]["treatment_start_days"] = "d"
