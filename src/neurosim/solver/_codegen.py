@@ -26,6 +26,7 @@ import re
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import numba
@@ -325,23 +326,43 @@ def _load_from_disk(modname: str, source: str):
     return _Kernels(vars(module))
 
 
+def _first_call(dispatcher, args):
+    """Call a generated kernel; its first compilation in this process runs without
+    numba's note that first-class function arguments are experimental (the kernels take
+    the model's functions that way by design, and the solver tests cover it): users
+    would otherwise see that note once per model and process."""
+    if dispatcher.overloads:
+        return dispatcher(*args)
+    from numba.core.errors import NumbaExperimentalFeatureWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=NumbaExperimentalFeatureWarning)
+        return dispatcher(*args)
+
+
 class _Kernels:
     """The compiled functions of one generated module.
 
-    Calling it runs the ensemble kernel; ``.linear`` is the kernel with
-    closed-form linear states and ``.probe`` the Jacobian probe that finds
-    them (compiled on first use only).
+    Calling it runs the ensemble kernel; ``.linear(...)`` runs the kernel with
+    closed-form linear states and ``.probe(...)`` the Jacobian probe that
+    finds them (each compiled on first use only).
     """
 
-    __slots__ = ("ensemble", "linear", "probe")
+    __slots__ = ("ensemble", "_linear", "_probe")
 
     def __init__(self, namespace):
         self.ensemble = namespace["ensemble"]
-        self.linear = namespace["ensemble_lin"]
-        self.probe = namespace["probe"]
+        self._linear = namespace["ensemble_lin"]
+        self._probe = namespace["probe"]
 
     def __call__(self, *args):
-        return self.ensemble(*args)
+        return _first_call(self.ensemble, args)
+
+    def linear(self, *args):
+        return _first_call(self._linear, args)
+
+    def probe(self, *args):
+        return _first_call(self._probe, args)
 
     @property
     def stats(self):
