@@ -326,13 +326,12 @@ def _load_from_disk(modname: str, source: str):
     return _Kernels(vars(module))
 
 
-def _first_call(dispatcher, args):
-    """Call a generated kernel; its first compilation in this process runs without
-    numba's note that first-class function arguments are experimental (the kernels take
-    the model's functions that way by design, and the solver tests cover it): users
-    would otherwise see that note once per model and process."""
-    if dispatcher.overloads:
-        return dispatcher(*args)
+def _call(dispatcher, args):
+    """Call a generated kernel without numba's note, at each compilation, that
+    first-class function arguments are experimental: the kernels take the model's
+    functions that way by design (the solver tests cover it), and users would otherwise
+    see the note once per model, argument types and process. Only that category is
+    silenced, and only during the call (a few microseconds per ensemble call)."""
     from numba.core.errors import NumbaExperimentalFeatureWarning
 
     with warnings.catch_warnings():
@@ -356,13 +355,13 @@ class _Kernels:
         self._probe = namespace["probe"]
 
     def __call__(self, *args):
-        return _first_call(self.ensemble, args)
+        return _call(self.ensemble, args)
 
     def linear(self, *args):
-        return _first_call(self._linear, args)
+        return _call(self._linear, args)
 
     def probe(self, *args):
-        return _first_call(self._probe, args)
+        return _call(self._probe, args)
 
     @property
     def stats(self):
