@@ -450,3 +450,15 @@ def test_dose_response_carries_population_drug_factors(tmp_path):
     F = res.drug_factors()
     assert set(F) == {"morphine.ec50", "morphine.ka"} and F["morphine.ka"].shape == (3,)
     assert np.all(np.isfinite(F["morphine.ec50"]))
+
+
+def test_drug_factors_of_the_wrong_shape_or_name_are_refused():
+    from neurosim.errors import NeurosimValueError
+    from neurosim.scenario import loads_scenario
+    from neurosim.simulation import simulate_scenario
+
+    sc = loads_scenario(POP.format(size=3))
+    with pytest.raises(NeurosimValueError, match=r"one value per patient \(3\); got shape"):
+        simulate_scenario(sc, drug_factors={"morphine.cl": [1.0, 2.0]})
+    with pytest.raises(NeurosimValueError, match="name it 'drug.quantity'"):
+        simulate_scenario(sc, drug_factors={"cl": 1.0})

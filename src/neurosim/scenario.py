@@ -503,19 +503,19 @@ class Scenario:
             return
         from .model.parameters import N_MODEL_PARAMS
         from .model.states import N_CORE
+        from .sweep.spec import drug_factor_given
 
         ct = self._plan.compile(n_core=N_CORE, p_offset=N_MODEL_PARAMS, t_end=self.duration)
         for d in self.drug_variability:
-            drug, q = d.name.rsplit(".", 1)
-            key = f"population.drugs.{drug}.{q}"
-            if drug not in ct.drugs:
-                self.warnings.append(f"{rd.source}: [{key}] no treatment of this scenario "
-                                     f"gives {drug}; the factor has no effect.")
-                continue
+            key = f"population.drugs.{d.name}"
             try:
-                ct.factor_columns(drug, q)
+                given = drug_factor_given([ct], d.name)
             except NeurosimError as exc:
                 raise rd.error(key, _bare(exc)) from None
+            if not given:
+                self.warnings.append(f"{rd.source}: [{key}] no treatment of this scenario "
+                                     f"gives {d.name.rsplit('.', 1)[0]}; the factor has no "
+                                     "effect.")
 
     def _read_parameters(self, table, rd) -> dict:
         from .model.parameters import PARAMETERS, ParameterRangeWarning

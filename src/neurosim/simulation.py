@@ -463,8 +463,7 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
         from .sweep.spec import draw_drug_factors
 
         drug_factors = draw_drug_factors(sc.drug_variability, sc.seed, n)
-    drug_factors = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
-                    for k, v in (drug_factors or {}).items()}
+    drug_factors = _drug_factor_arrays(drug_factors, n)
     import numba
 
     nthreads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
@@ -660,20 +659,29 @@ def _treat(sc, P, y_lead, threads, rtol, chunk, rep, drug_factors=None):
                 safety=safety, treatments=plan.describe())
 
 
-def _scale_drugs(ct, p, drug_factors) -> None:
-    """Apply per-patient drug factors (``"drug.quantity"`` -> (n,)) to ``p`` in place."""
+def _drug_factor_arrays(drug_factors, n: int) -> dict:
+    """``drug_factors`` checked (``"drug.quantity"`` names, one value or one per patient)
+    as (n,) float arrays."""
+    out = {}
     for name, factor in (drug_factors or {}).items():
-        drug, _, quantity = str(name).rpartition(".")
-        if not drug:
+        if not str(name).rpartition(".")[0]:
             raise NeurosimValueError(f"drug factor {name!r}: name it 'drug.quantity', e.g. "
                                      "'morphine.cl'.")
-        if drug not in ct.drugs:
-            continue
         f = np.asarray(factor, dtype=np.float64)
-        if f.shape not in ((), (p.shape[0],)):
-            raise NeurosimValueError(f"drug factor {name!r}: one value per patient "
-                                     f"({p.shape[0]}); got shape {f.shape}.")
-        ct.scale_drug(p, drug, quantity, f)
+        if f.shape not in ((), (n,)):
+            raise NeurosimValueError(f"drug factor {name!r}: one value per patient ({n}); "
+                                     f"got shape {f.shape}.")
+        out[str(name)] = np.broadcast_to(f, (n,)).copy()
+    return out
+
+
+def _scale_drugs(ct, p, drug_factors) -> None:
+    """Apply per-patient drug factors (``"drug.quantity"`` -> (n,)) to ``p`` in place;
+    drugs these treatments do not give are skipped."""
+    for name, factor in (drug_factors or {}).items():
+        drug, _, quantity = name.rpartition(".")
+        if drug in ct.drugs:
+            ct.scale_drug(p, drug, quantity, factor)
 
 
 # ----------------------------------------------------------------------------- metrics

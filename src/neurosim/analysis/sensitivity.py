@@ -520,22 +520,23 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
         raise ScenarioError(_bare(exc), file=source, key=exc.key) from None
     sw = ev.sweep()
     warns += list(sw.base_warnings)
+    from ..sweep.spec import drug_factor_given
+
     for i, name in drug_columns:
-        drug, q = name.rsplit(".", 1)
+        drug = name.rsplit(".", 1)[0]
         library = sw.base.library
         if drug not in library.drugs:
             raise err(f"sensitivity.parameters[{i}]",
                       f"unknown drug {drug!r} in {name!r}." + did_you_mean(drug, library.names)
                       + " A drug factor is written 'drug.quantity', e.g. 'morphine.cl'.")
-        given = [a for a in range(len(sw.arms)) if drug in sw.arm_treatments(a).drugs]
+        try:
+            given = drug_factor_given([sw.arm_treatments(a) for a in range(len(sw.arms))],
+                                      name)
+        except NeurosimValueError as exc:
+            raise err(f"sensitivity.parameters[{i}]", str(exc)) from None
         if not given:
             raise err(f"sensitivity.parameters[{i}]", f"no treatment of this scenario gives "
                                                       f"{drug}, so {name} changes nothing.")
-        for a in given:
-            try:
-                sw.arm_treatments(a).factor_columns(drug, q)
-            except NeurosimValueError as exc:
-                raise err(f"sensitivity.parameters[{i}]", str(exc)) from None
     return SensitivitySpec(design=design, outputs=list(outputs), name=sw.name, source=source,
                            text=text, evaluator=ev, warnings=warns)
 

@@ -423,20 +423,14 @@ class Sweep:
 
     def _check_drug_dimensions(self):
         """Each drug factor: a drug some arm gives, with that quantity."""
+        compiled = [self.arm_treatments(a) for a in range(len(self.arms))]
         for d in self.drug_dimensions:
-            drug, q = d.name.rsplit(".", 1)
-            key = f"sweep.drugs.{drug}.{q}"
-            used = False
-            for a in range(len(self.arms)):
-                ct = self.arm_treatments(a)
-                if drug not in ct.drugs:
-                    continue
-                used = True
-                try:
-                    ct.factor_columns(drug, q)
-                except NeurosimError as exc:
-                    raise self._err(key, str(exc)) from None
-            if not used:
+            drug = d.name.rsplit(".", 1)[0]
+            try:
+                given = drug_factor_given(compiled, d.name)
+            except NeurosimError as exc:
+                raise self._err(f"sweep.drugs.{d.name}", str(exc)) from None
+            if not given:
                 raise self._err(f"sweep.drugs.{drug}", f"no arm gives {drug}; remove "
                                                        f"[sweep.drugs.{drug}] or add a regimen.")
 
@@ -1131,6 +1125,23 @@ def read_drug_dimensions(table, rd, *, key: str, library, design: str = "random"
             dims.append(dim)
             warns += w
     return dims, warns
+
+
+def drug_factor_given(compiled, name: str) -> bool:
+    """Whether any of the compiled treatments gives the drug of factor ``name``
+    (``"drug.quantity"``).
+
+    Raises
+    ------
+    NeurosimValueError
+        When one that gives it lacks the quantity (``ke0`` without an effect
+        site, ...): see :meth:`CompiledTreatments.factor_columns`.
+    """
+    drug, quantity = name.rsplit(".", 1)
+    given = [ct for ct in compiled if drug in ct.drugs]
+    for ct in given:
+        ct.factor_columns(drug, quantity)
+    return bool(given)
 
 
 def draw_drug_factors(dimensions, seed: int, n: int) -> dict:

@@ -999,15 +999,15 @@ class CompiledTreatments:
         f = np.broadcast_to(np.asarray(factor, dtype=np.float64), (p.shape[0],))
         if not np.all(np.isfinite(f) & (f > 0.0)):
             raise NeurosimValueError(f"factors on {drug}.{quantity} must be finite and > 0.")
-        cols = self.factor_columns(drug, quantity)
-        for k, (c, role) in enumerate(cols):
+        g = f  # the factor of the last systemic fraction, capped; its fmet follows it
+        for c, role in self.factor_columns(drug, quantity):
             if role == "f":
                 with np.errstate(divide="ignore"):
                     g = np.minimum(f, 1.0 / p[:, c])
                 p[:, c] *= g
-                if k + 1 < len(cols) and cols[k + 1][1] == "fmet":
-                    p[:, cols[k + 1][0]] *= g
-            elif role == "x":
+            elif role == "fmet":
+                p[:, c] *= g
+            else:
                 p[:, c] *= f
 
     def parameters(self, model_params) -> np.ndarray:
