@@ -663,7 +663,7 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
         notes = []
     population = raw.pop("population", None)
     # [population.drugs] of the scenario: the same factors in every arm that gives the drug
-    given = {r.drug for r in sc.plan.regimens} | {drug}
+    given = {r.drug for r in sc.plan.regimens} | {r.drug for r in sc.plan.rescues}
     drug_tables = {k: v for k, v in (population or {}).get("drugs", {}).items() if k in given}
     rate = mine[0][1].rate > 0
     base = mine[0][1].rate if rate else mine[0][1].amount
