@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
+from ..io.results import _str_list
 
 __all__ = ["SweepResult", "open_sweep"]
 
@@ -248,8 +249,7 @@ class SweepResult:
     @property
     def parameter_names(self) -> list:
         with self._file() as f:
-            return [x.decode() if isinstance(x, bytes) else str(x)
-                    for x in f["patients/parameter_names"][()]]
+            return _str_list(f["patients/parameter_names"])
 
     @property
     def parameters(self) -> np.ndarray:
@@ -291,8 +291,7 @@ class SweepResult:
         with self._file() as f:
             if "patients/drug_factors" not in f:
                 return {}
-            names = [x.decode() if isinstance(x, bytes) else str(x)
-                     for x in f["patients/drug_factor_names"][()]]
+            names = _str_list(f["patients/drug_factor_names"])
             F = f["patients/drug_factors"][()]
         return {name: F[:, j] for j, name in enumerate(names)}
 
