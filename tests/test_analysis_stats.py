@@ -204,3 +204,22 @@ def test_counting_replicates_equal_the_statistic_of_each_resample():
     idx = stats.resample_indices(300, 60, seed=1, strata=pos)
     ref = np.array([stats.roc_auc(x[i], pos[i]) for i in idx])
     np.testing.assert_allclose(stats.auc_replicates(x, pos, idx), ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,n,level", [(0, 40, 0.95), (3, 10, 0.95), (40, 40, 0.95),
+                                       (517, 1000, 0.95), (7, 25, 0.9), (1, 2, 0.99)])
+def test_wilson_interval_equals_scipy(k, n, level):
+    # independent reference: scipy.stats.binomtest(...).proportion_ci(method="wilson")
+    ref = ss.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+    low, high = stats.wilson_interval(k, n, level)
+    assert low == pytest.approx(ref.low, rel=1e-12, abs=1e-15)
+    assert high == pytest.approx(ref.high, rel=1e-12, abs=1e-15)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+
+
+def test_wilson_interval_ends_and_bad_input():
+    assert stats.wilson_interval(0, 10)[0] == 0.0 and stats.wilson_interval(10, 10)[1] == 1.0
+    assert all(math.isnan(v) for v in stats.wilson_interval(0, 0))
+    for k, n, level in ((-1, 10, 0.95), (11, 10, 0.95), (3, 10, 1.0), (3, 10, 0.0)):
+        with pytest.raises(NeurosimValueError):
+            stats.wilson_interval(k, n, level)

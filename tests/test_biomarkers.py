@@ -385,3 +385,45 @@ regimens = ["tanezumab 20 mg sc q8w"]
     assert "tanezumab" in ax.get_title() and "26 weeks" in ax.get_title()
     with pytest.raises(NeurosimValueError, match="summary-only"):
         plots.population_bands(sw, "nrs", arm="untreated")
+
+
+def test_responder_and_change_plots_equal_the_metrics(sweep_file):
+    from matplotlib.container import BarContainer
+    from scipy.stats import binomtest
+
+    sw = open_sweep(sweep_file)
+    ax = plots.responder_rates(sw)
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert len(bars) == 2                        # >= 30 %, >= 50 %, one bar per arm each
+    for bc, metric in zip(bars, ("responder_30", "responder_50")):
+        segs = bc.errorbar.lines[2][0].get_segments()
+        for i, arm in enumerate(sw.arms):
+            r = sw.metrics(arm, [metric])[metric][sw.status(arm) == 0]
+            r = r[np.isfinite(r)]
+            k, n = int(r.sum()), r.size
+            assert bc.patches[i].get_height() == pytest.approx(100 * k / n, rel=1e-12)
+            # independent reference for the bars: scipy's Wilson interval
+            ci = binomtest(k, n).proportion_ci(method="wilson")
+            (_, lo), (_, hi) = segs[i]
+            assert lo == pytest.approx(100 * ci.low, abs=1e-9)
+            assert hi == pytest.approx(100 * ci.high, abs=1e-9)
+    assert bars[0].patches[1].get_height() > 2.0   # tanezumab: some responders
+    # box plots: medians and 5/95 % whisker caps of 100 (endpoint - baseline) / baseline
+    ax = plots.change_distribution(sw)
+    medians = [ln for ln in ax.lines if ln.get_linewidth() == 1.6]
+    caps = [ln for ln in ax.lines if ln not in medians and len(set(ln.get_ydata())) == 1
+            and len(ln.get_xdata()) == 2 and ln.get_xdata()[0] != ln.get_xdata()[1]
+            and ln.get_ydata()[0] not in (0.0, -30.0, -50.0)]
+    assert len(medians) == len(sw.arms)
+    for i, arm in enumerate(sw.arms):
+        m = sw.metrics(arm, ["nrs_baseline", "nrs_endpoint"])
+        b, e = m["nrs_baseline"], m["nrs_endpoint"]
+        keep = (sw.status(arm) == 0) & (b > 0)
+        change = 100.0 * (e[keep] - b[keep]) / b[keep]
+        assert medians[i].get_ydata()[0] == pytest.approx(np.median(change), rel=1e-12)
+        p5, p95 = np.percentile(change, [5, 95])   # whiskers: the outermost patients inside
+        lo, hi = change[change >= p5].min(), change[change <= p95].max()
+        ys = sorted(c.get_ydata()[0] for c in caps
+                    if abs(np.mean(c.get_xdata()) - i) < 0.3)
+        assert ys == pytest.approx([lo, hi], rel=1e-12)
+    assert "n = 400" in ax.get_xticklabels()[0].get_text()

@@ -274,6 +274,12 @@ def test_cli_sensitivity_morris_table_plot_and_errors(tmp_path, capsys):
     assert png.stat().st_size > 10_000
     res = open_sensitivity(out)
     assert res.method == "morris" and res.outputs == ["pain_auc", "nrs_endpoint"]
+    # neurosim plot draws the same indices from the file afterwards
+    png2 = tmp_path / "m2.png"
+    assert main(["plot", str(out), "-o", str(png2), "-q"]) == 0
+    assert png2.stat().st_size > 10_000
+    assert main(["plot", str(out), "--kind", "waterfall", "-o", str(tmp_path / "w.png"),
+                 "-q"]) == 0                  # the file's arms are a sweep's: any kind
     # an existing file is kept unless --resume/--overwrite
     before = out.stat().st_mtime_ns
     assert main(["sensitivity", str(p), "-o", str(out)]) == 2

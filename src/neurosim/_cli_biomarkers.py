@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 __all__ = ["register"]
 
@@ -51,18 +50,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_biomarkers)
 
 
-def _check_target(path, suffixes, option) -> None:
-    from .errors import ResultsFileError
-
-    target = Path(path)
-    if target.suffix.lower() not in suffixes:
-        raise ResultsFileError(f"{option} {path}: use a file name ending in "
-                               f"{' or '.join(suffixes)}.")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise ResultsFileError(f"{option} {path}: the folder {folder} does not exist.")
-
-
 def _progress_spec(choice: str):
     if choice == "none":
         return None
@@ -79,14 +66,15 @@ def _progress_spec(choice: str):
 
 
 def _cmd_biomarkers(args) -> int:
+    from ._cli_common import FIGURE_SUFFIXES, check_target
     from .analysis.biomarkers import rank_biomarkers
     from .errors import NeurosimValueError
 
     # Check every output target before any work: bad input writes nothing.
     if args.plot:
-        _check_target(args.plot, (".png", ".pdf", ".svg"), "--plot")
+        check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     if args.csv:
-        _check_target(args.csv, (".csv",), "--csv")
+        check_target(args.csv, (".csv",), "--csv")
     if args.min_patients < 2:
         raise NeurosimValueError(f"--min-patients must be >= 2; got {args.min_patients}.")
     ranking = rank_biomarkers(

@@ -8,7 +8,27 @@ from pathlib import Path
 from .errors import ResultsFileError
 
 __all__ = ["command_line", "output_dir", "expand_scenarios", "report_failures",
-           "add_run_options", "safe_name"]
+           "add_run_options", "safe_name", "check_target", "FIGURE_SUFFIXES"]
+
+#: File name endings a figure can be saved with.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_target(path, suffixes, option) -> None:
+    """Check, before any work, that ``path`` can be written by ``option``.
+
+    Raises
+    ------
+    ResultsFileError
+        The name does not end in one of ``suffixes``, or its folder does not exist.
+    """
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise ResultsFileError(f"{option} {path}: use a file name ending in "
+                               f"{' or '.join(suffixes)}.")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ResultsFileError(f"{option} {path}: the folder {folder} does not exist.")
 
 
 def command_line(args) -> str:

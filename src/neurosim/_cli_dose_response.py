@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 
 __all__ = ["register"]
 
@@ -80,10 +79,10 @@ def _parse_doses(text: str) -> list:
 
 
 def _cmd_dose_response(args) -> int:
-    from ._cli_common import command_line
+    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line
     from ._cli_sweep import _progress_spec
     from .analysis.doseresponse import DEFAULT_THRESHOLD, dose_response, running_file
-    from .errors import NeurosimValueError, ResultsFileError
+    from .errors import NeurosimValueError
     from .sweep import SweepInterrupted
 
     for opt in ("workers", "threads", "patients", "bootstrap", "batch_size"):
@@ -94,11 +93,7 @@ def _cmd_dose_response(args) -> int:
         raise NeurosimValueError("--resume finishes the interrupted run written with -o FILE; "
                                  "give the same -o as that run.")
     if args.plot:
-        plot = Path(args.plot)
-        if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise NeurosimValueError(f"--plot writes a .png (or .pdf, .svg) file; got {plot}.")
-        if not plot.resolve().parent.is_dir():
-            raise ResultsFileError(f"cannot write {plot}: its folder does not exist.")
+        check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     doses = _parse_doses(args.doses)
     if args.resume and not args.quiet and not running_file(args.output).exists():
         print(f"neurosim dose-response: no unfinished run beside {args.output}; starting.",

@@ -45,8 +45,8 @@ def format_metrics(result) -> str:
 
 
 def _cmd_run(args) -> int:
-    from ._cli_common import (check_run_options, command_line, print_warnings,
-                              report_failures, safe_name)
+    from ._cli_common import (FIGURE_SUFFIXES, check_run_options, check_target, command_line,
+                              print_warnings, report_failures, safe_name)
     from .comparison import save_figure
     from .errors import ResultsFileError
     from .io.results import write_results
@@ -60,8 +60,8 @@ def _cmd_run(args) -> int:
         raise ResultsFileError(f"-o {out}: a results file ends in .h5 or .hdf5.")
     if not out.parent.is_dir() and str(out.parent):
         raise ResultsFileError(f"-o {out}: the folder {out.parent} does not exist.")
-    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise ResultsFileError(f"--plot {args.plot}: use a .png, .pdf or .svg file name.")
+    if args.plot:
+        check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     if not args.quiet:
         print_warnings(sc)
     res = simulate_scenario(sc, patients=args.patients, threads=args.threads,

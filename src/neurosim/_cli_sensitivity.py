@@ -43,10 +43,10 @@ def register(subparsers) -> None:
 
 
 def _cmd_sensitivity(args) -> int:
-    from ._cli_common import command_line, safe_name
+    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line, safe_name
     from ._cli_sweep import _progress_spec
     from .analysis.sensitivity import load_sensitivity, run_sensitivity
-    from .errors import NeurosimValueError, ResultsFileError
+    from .errors import NeurosimValueError
     from .sweep import SweepInterrupted
     from .sweep.runner import SweepRunError
 
@@ -54,10 +54,8 @@ def _cmd_sensitivity(args) -> int:
         v = getattr(args, opt)
         if v is not None and v < 1:
             raise NeurosimValueError(f"--{opt} must be >= 1; got {v}.")
-    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise NeurosimValueError(f"--plot writes a .png (or .pdf, .svg) file; got {args.plot}.")
-    if args.plot and not Path(args.plot).resolve().parent.is_dir():
-        raise ResultsFileError(f"cannot write {args.plot}: its folder does not exist.")
+    if args.plot:
+        check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     sp = load_sensitivity(args.file)
     if not args.quiet:
         for w in sp.warnings:

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--progress", choices=("auto", "none", "text", "tqdm"), default="auto",
                    help="progress report: a tqdm bar on a terminal, plain lines otherwise "
                         "(default: auto)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="when the sweep is finished, also save its overview figure (bands over "
+                        "time, responder rates, change of pain; as 'neurosim plot')")
     p.add_argument("--check", action="store_true",
                    help="check the sweep file, describe it in words and stop")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -88,7 +91,7 @@ def format_table(res) -> str:
 
 
 def _cmd_sweep(args) -> int:
-    from ._cli_common import command_line, safe_name
+    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line, safe_name
     from .errors import NeurosimValueError
     from .sweep import SweepInterrupted, load_sweep, run_sweep
     from .sweep.runner import SweepRunError
@@ -97,6 +100,8 @@ def _cmd_sweep(args) -> int:
         v = getattr(args, opt)
         if v is not None and v < 1:
             raise NeurosimValueError(f"--{opt.replace('_', '-')} must be >= 1; got {v}.")
+    if args.plot:
+        check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     sw = load_sweep(args.sweep)
     if not args.quiet:
         for w in sw.warnings:
@@ -131,5 +136,12 @@ def _cmd_sweep(args) -> int:
               f"{sw.base.endpoint / 168:g} weeks (means; responders: share of patients):")
         print(format_table(res))
         print(f"wrote {out}")
+    if args.plot:
+        from .analysis.plots import overview
+        from .comparison import save_figure
+
+        save_figure(overview(res), args.plot)
+        if not args.quiet:
+            print(f"wrote {args.plot}")
     sys.stdout.flush()
     return 1 if failed else 0

@@ -51,6 +51,7 @@ _SUBCOMMAND_MODULES = (
     "neurosim._cli_biomarkers",
     "neurosim._cli_sensitivity",
     "neurosim._cli_dose_response",
+    "neurosim._cli_plot",
 )
 
 

@@ -15,6 +15,13 @@ returns the matplotlib Axes it drew on.
 * :func:`metric_by_input` -- a metric per patient against one of the
   patient's inputs (a varied model parameter or a drug factor), with the
   median and quartiles in equal-count bins; several arms of a sweep.
+* :func:`responder_rates` -- IMMPACT responder rates (30 % and 50 % less
+  pain) per arm with Wilson 95 % intervals.
+* :func:`change_distribution` -- box plots of each patient's NRS change
+  from baseline, arm by arm.
+* :func:`overview` -- one figure of a results or sweep file: bands over
+  time (when trajectories were kept), responder rates and the change
+  distribution (what ``neurosim plot`` and ``neurosim sweep --plot`` draw).
 """
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ import numpy as np
 
 from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
 
-__all__ = ["population_bands", "patient_trajectories", "waterfall", "metric_by_input"]
+__all__ = ["population_bands", "patient_trajectories", "waterfall", "metric_by_input",
+           "responder_rates", "change_distribution", "overview", "nrs_change"]
 
 _HOURS_PER_WEEK = 168.0
 _LABELS = {"nrs": "pain intensity (NRS, 0-10)", "plasma_il6": "plasma IL-6",
@@ -50,24 +58,53 @@ def _ok(result, arm):
     return np.asarray(result.status) == 0
 
 
-def _trajectory(result, output, arm):
-    """(t in h, values (n_ok, n_times), unit, n_left_out, name) of one output."""
+#: Rows of a sweep's trajectories read at a time (bounded memory on large sweeps).
+_READ_BLOCK = 4096
+
+
+def _sample_rows(ok, max_patients, seed):
+    """Rows to use: every finished row, or a seeded random ``max_patients`` of them."""
+    rows = np.flatnonzero(ok)
+    if max_patients is not None and rows.size > max_patients:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(rows, size=int(max_patients), replace=False))
+    return rows
+
+
+def _trajectory(result, output, arm, max_patients=None, seed=0):
+    """(t in h, values (n_used, n_times), unit, n_left_out, name, n_ok) of one output.
+
+    With ``max_patients``, a seeded random sample of the finished patients is
+    used when there are more; a sweep's file is read in blocks of rows, so
+    memory stays bounded by the sample, not by the sweep.
+    """
+    if max_patients is not None and max_patients < 1:
+        raise NeurosimValueError(f"max_patients must be >= 1; got {max_patients}.")
     ok = _ok(result, arm)
+    rows = _sample_rows(ok, max_patients, seed)
     if _is_sweep(result):
         arm = result._arm(arm)
-        x = result.trajectories(arm, output, rows=np.flatnonzero(ok))
         t = result.t
+        x = np.empty((rows.size, t.size))
+        filled = 0
+        for start in range(0, result.n_patients, _READ_BLOCK):
+            stop = min(start + _READ_BLOCK, result.n_patients)
+            lo, hi = np.searchsorted(rows, [start, stop])
+            if hi > lo:
+                block = result.trajectories(arm, output, rows=slice(start, stop))
+                x[filled:filled + hi - lo] = block[rows[lo:hi] - start]
+                filled += hi - lo
         unit = _sweep_output_unit(result, arm, output)
         name = f"sweep '{result.name}', arm '{arm}'"
     else:
         if arm is not None:
             raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
                                      "treatment.")
-        x = np.asarray(result[output])[ok]
+        x = np.asarray(result[output])[rows]
         t = result.t
         unit = result.unit(output)
         name = f"scenario '{result.name}'"
-    return t, x, unit, int((~ok).sum()), name
+    return t, x, unit, int((~ok).sum()), name, int(ok.sum())
 
 
 def _sweep_output_unit(result, arm, output) -> str:
@@ -83,7 +120,8 @@ def _ylabel(output, unit):
 
 
 def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: float = 5.0,
-                     high: float = 95.0, color=None, label: str | None = None):
+                     high: float = 95.0, color=None, label: str | None = None,
+                     max_patients: int | None = None, seed: int = 0):
     """Median and a percentile band of an output over time.
 
     Parameters
@@ -92,7 +130,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     output : str
         An output with trajectories (sweeps: one of ``result.outputs``).
     arm : str or sequence of str, optional
-        Sweep arm(s): one band per arm in one figure.
+        Sweep arm(s): one band per arm in one figure (default: every arm).
     ax : matplotlib Axes, optional
     low, high : float
         Percentiles of the band (default 5 and 95).
@@ -100,6 +138,12 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
         Colour of a single band.
     label : str, optional
         Legend label of a single band.
+    max_patients : int, optional
+        Use a seeded random sample of at most this many finished patients per
+        arm (default: all). Large sweeps are read in blocks of rows, so memory
+        is bounded by the sample.
+    seed : int
+        Seed of that sample.
 
     Returns
     -------
@@ -108,7 +152,10 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     if not 0.0 <= low < 50.0 < high <= 100.0:
         raise NeurosimValueError(f"the band needs 0 <= low < 50 < high <= 100; got {low} and "
                                  f"{high}.")
-    arms = list(arm) if isinstance(arm, (list, tuple)) else [arm]
+    if arm is None and _is_sweep(result):
+        arms = list(result.arms)
+    else:
+        arms = list(arm) if isinstance(arm, (list, tuple)) else [arm]
     if ax is None:
         ax = _new_axes()
     from matplotlib import colormaps
@@ -117,7 +164,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     n_used = []
     unit = ""
     for k, a in enumerate(arms):
-        t, x, unit, left, name = _trajectory(result, output, a)
+        t, x, unit, left, name, n_ok = _trajectory(result, output, a, max_patients, seed)
         if x.shape[0] == 0:
             raise NeurosimValueError(f"{name}: no finished patient to plot.")
         c = color if (color is not None and len(arms) == 1) else cmap(k % 10)
@@ -127,7 +174,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
         ax.fill_between(w, lo, hi, color=c, alpha=0.22, lw=0,
                         label=f"{who}: {low:g}-{high:g} %")
         ax.plot(w, med, color=c, lw=1.8, label=f"{who}: median")
-        n_used.append(x.shape[0])
+        n_used.append((x.shape[0], n_ok))
     ax.axvline(0.0, color="0.3", ls="--", lw=0.8)
     if output == "nrs":
         ax.set_ylim(0, 10)
@@ -136,8 +183,11 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     ax.set_xlabel("time since treatment start (weeks)")
     ax.set_ylabel(_ylabel(output, unit))
     src = f"sweep '{result.name}'" if _is_sweep(result) else f"scenario '{result.name}'"
+    used, finished = max(n_used)
+    who = (f"{finished} patients" if used == finished
+           else f"a random {used} of {finished} patients")
     ax.set_title(f"{_LABELS.get(output, output)}: median and {low:g}-{high:g} %\nof "
-                 f"{max(n_used)} patients ({src})", fontsize=10)
+                 f"{who} ({src})", fontsize=10)
     ax.legend(loc="best", fontsize=7, frameon=False)
     return ax
 
@@ -164,7 +214,7 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
     """
     if n < 1:
         raise NeurosimValueError(f"n must be >= 1; got {n}.")
-    t, x, unit, _, name = _trajectory(result, output, arm)
+    t, x, unit, _, name, _ = _trajectory(result, output, arm)
     if x.shape[0] == 0:
         raise NeurosimValueError(f"{name}: no finished patient to plot.")
     if ax is None:
@@ -218,11 +268,9 @@ def waterfall(result, *, arm=None, ax=None):
         m = result.metrics()
         name = f"scenario '{result.name}'"
         endpoint = float(result.endpoint)
-    b, e = m["nrs_baseline"][ok], m["nrs_endpoint"][ok]
-    keep = np.isfinite(b) & np.isfinite(e) & (b > 0)
-    if not np.any(keep):
+    change = np.sort(nrs_change(m["nrs_baseline"][ok], m["nrs_endpoint"][ok]))[::-1]
+    if change.size == 0:
         raise NeurosimValueError(f"{name}: no finished patient with a baseline NRS above 0.")
-    change = np.sort(100.0 * (e[keep] - b[keep]) / b[keep])[::-1]
     if ax is None:
         ax = _new_axes()
     classes = (("substantial response (>= 50 % less pain)", change <= -50.0 + 1e-10,
@@ -231,9 +279,13 @@ def waterfall(result, *, arm=None, ax=None):
                 "tab:olive"),
                ("no response (< 30 %)", change > -30.0 + 1e-10, "tab:gray"))
     x = np.arange(change.size)
+    from matplotlib.patches import Patch
+
+    handles = []   # drawn by hand: an empty class's bars would show the default colour
     for lab, mask, c in classes:
-        ax.bar(x[mask], change[mask], width=1.0, color=c,
-               label=f"{lab}: {int(mask.sum())} ({100 * mask.mean():.0f} %)")
+        ax.bar(x[mask], change[mask], width=1.0, color=c)
+        handles.append(Patch(color=c, label=f"{lab}: {int(mask.sum())} "
+                                            f"({100 * mask.mean():.0f} %)"))
     for level in (-30, -50):
         ax.axhline(level, color="0.4", ls=":", lw=0.8)
     ax.axhline(0.0, color="black", lw=0.6)
@@ -242,7 +294,7 @@ def waterfall(result, *, arm=None, ax=None):
     ax.set_ylabel("NRS change from baseline to endpoint (%)")
     ax.set_title(f"Change of pain after {endpoint / _HOURS_PER_WEEK:g} weeks, "
                  f"{change.size} patients\n({name})", fontsize=10)
-    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=False)
     return ax
 
 
@@ -290,8 +342,9 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
     result : SweepResult or ScenarioResult
     input : str
         A model parameter that varies between the patients
-        (``res.parameter_names``) or, in a sweep with ``[sweep.drugs]``, a
-        drug factor (``"morphine.cl"``).
+        (``res.parameter_names``) or a drug factor (``"morphine.cl"``) of a
+        sweep with ``[sweep.drugs]`` or a population run with
+        ``[population.drugs]``.
     metric : str
         A metric (``docs/file-format.md``), e.g. ``"mme_per_day"``,
         ``"pain_auc"``, ``"nrs_endpoint"``.
@@ -334,13 +387,17 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
         if arm is not None:
             raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
                                      "treatment.")
-        if input not in PARAMETER_INDEX:
-            raise NeurosimKeyError(f"unknown model parameter {input!r}."
-                                   + did_you_mean(input, PARAMETERS.names))
+        factors = dict(result.drug_factors or {})
+        if input not in PARAMETER_INDEX and input not in factors:
+            raise NeurosimKeyError(f"unknown model parameter or drug factor {input!r}."
+                                   + did_you_mean(input, list(PARAMETERS.names) + list(factors))
+                                   + (f" Drug factors of this run: {', '.join(factors)}."
+                                      if factors else ""))
         m = result.metrics()
         if metric not in m:
             raise NeurosimKeyError(f"unknown metric {metric!r}." + did_you_mean(metric, list(m)))
-        x_all = np.asarray(result.parameters)[:, PARAMETER_INDEX[input]]
+        x_all = (np.asarray(factors[input], dtype=float) if input in factors
+                 else np.asarray(result.parameters)[:, PARAMETER_INDEX[input]])
         from ..simulation import METRICS
 
         units = {k: u for k, u, _ in METRICS}
@@ -380,3 +437,211 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
     ax.set_title(f"{metric} by {input}, {drawn} patient-arms\n({name})", fontsize=10)
     ax.legend(fontsize=8, frameon=False)
     return ax
+
+
+def _arms(result, arm):
+    """Arms to draw: a sweep's named arm(s) (default all), or [None] for a ScenarioResult."""
+    if _is_sweep(result):
+        arms = result.arms if arm is None else ([arm] if isinstance(arm, str) else list(arm))
+        return [result._arm(a) for a in arms]
+    if arm is not None:
+        raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one treatment.")
+    return [None]
+
+
+def _arm_label(result, arm) -> str:
+    return arm if arm is not None else result.name
+
+
+def _ok_metrics(result, arm, names) -> dict:
+    """Metrics of the finished, successful patients of one arm."""
+    ok = _ok(result, arm)
+    if _is_sweep(result):
+        m = result.metrics(arm, names)
+    else:
+        allm = result.metrics()
+        m = {k: np.asarray(allm[k]) for k in names}
+    return {k: np.asarray(v, dtype=float)[ok] for k, v in m.items()}
+
+
+def nrs_change(baseline, endpoint) -> np.ndarray:
+    """Percentage change of the NRS, ``100 (endpoint - baseline) / baseline``.
+
+    Patients with a baseline of 0 or a non-finite value are left out (the
+    change is undefined), so the result can be shorter than the inputs.
+    """
+    b = np.asarray(baseline, dtype=float)
+    e = np.asarray(endpoint, dtype=float)
+    keep = np.isfinite(b) & np.isfinite(e) & (b > 0)
+    return 100.0 * (e[keep] - b[keep]) / b[keep]
+
+
+def responder_rates(result, *, arm=None, ax=None, level: float = 0.95):
+    """IMMPACT responder rates per arm, with Wilson score intervals.
+
+    Two bars per arm: the share of patients whose endpoint NRS is at least
+    30 % (moderate) and at least 50 % (substantial) below their baseline
+    (metrics ``responder_30`` and ``responder_50``), among the finished
+    patients with a defined response. Error bars are Wilson intervals
+    (:func:`neurosim.analysis.stats.wilson_interval`), which stay sensible
+    near 0 and 100 %.
+
+    Parameters
+    ----------
+    result : SweepResult or ScenarioResult
+    arm : str or list of str, optional
+        Sweep arms (default: every arm).
+    ax : matplotlib Axes, optional
+    level : float
+        Coverage of the intervals (default 0.95).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from .stats import wilson_interval
+
+    arms = _arms(result, arm)
+    if ax is None:
+        ax = _new_axes()
+    width = 0.38
+    labels = []
+    drawn = 0
+    for j, (metric, words, colour) in enumerate((("responder_30", ">= 30 % less pain", "tab:olive"),
+                                                 ("responder_50", ">= 50 % less pain",
+                                                  "tab:green"))):
+        rate, lo, hi = [], [], []
+        for a in arms:
+            r = _ok_metrics(result, a, [metric])[metric]
+            r = r[np.isfinite(r)]
+            k, n = int(np.sum(r > 0.5)), int(r.size)
+            low, high = wilson_interval(k, n, level)
+            p = k / n if n else np.nan
+            rate.append(100 * p)
+            lo.append(100 * (p - low) if n else 0.0)
+            hi.append(100 * (high - p) if n else 0.0)
+            if j == 0:
+                labels.append(f"{_arm_label(result, a)}\n(n = {n})")
+                drawn += n
+        x = np.arange(len(arms)) + (j - 0.5) * width
+        ax.bar(x, rate, width=width, color=colour, label=words,
+               yerr=np.array([lo, hi]), capsize=3, error_kw={"lw": 0.9})
+        for xi, ri, up in zip(x, rate, hi):
+            if np.isfinite(ri):
+                ax.text(xi, ri + up + 1.0, f"{ri:.0f} %", ha="center", va="bottom", fontsize=7)
+    if drawn == 0:
+        raise NeurosimValueError("no finished patient with a defined response to plot.")
+    ax.set_xticks(np.arange(len(arms)), labels, fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("responders (% of patients)")
+    ax.set_title(f"IMMPACT responders at the endpoint\n(bars: {100 * level:g} % Wilson "
+                 "intervals)", fontsize=10)
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    return ax
+
+
+def change_distribution(result, *, arm=None, ax=None):
+    """Box plots of each patient's NRS change from baseline to the endpoint, per arm.
+
+    The change is :func:`nrs_change` of ``nrs_baseline`` and ``nrs_endpoint``
+    (negative: less pain). Boxes span the quartiles with the median marked;
+    whiskers reach the outermost patients within the 5th and 95th
+    percentiles; dotted lines mark the IMMPACT thresholds (-30 % and -50 %).
+
+    Parameters
+    ----------
+    result : SweepResult or ScenarioResult
+    arm : str or list of str, optional
+        Sweep arms (default: every arm).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    arms = _arms(result, arm)
+    data, labels = [], []
+    for a in arms:
+        m = _ok_metrics(result, a, ["nrs_baseline", "nrs_endpoint"])
+        data.append(nrs_change(m["nrs_baseline"], m["nrs_endpoint"]))
+        labels.append(f"{_arm_label(result, a)}\n(n = {data[-1].size})")
+    if not any(d.size for d in data):
+        raise NeurosimValueError("no finished patient with a baseline NRS above 0 to plot.")
+    if ax is None:
+        ax = _new_axes()
+    pos = [k for k, d in enumerate(data) if d.size]
+    boxes = ax.boxplot([data[k] for k in pos], positions=pos, whis=(5, 95), showfliers=False,
+                       widths=0.5, medianprops={"color": "black", "lw": 1.6},
+                       patch_artist=True)
+    for k, box in zip(pos, boxes["boxes"]):   # the arm's colour in population_bands
+        box.set_facecolor(f"C{k % 10}")
+        box.set_alpha(0.45)
+    for level in (-30, -50):
+        ax.axhline(level, color="0.4", ls=":", lw=0.8)
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xticks(np.arange(len(arms)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(arms) - 0.4)
+    ax.set_ylabel("NRS change from baseline (%)")
+    ax.set_title("Change of pain to the endpoint\n(box: quartiles; whiskers: 5-95 %)",
+                 fontsize=10)
+    return ax
+
+
+def overview(result, *, arm=None, output: str = "nrs", max_patients: int | None = 20_000,
+             seed: int = 0):
+    """One figure summarising a population run or a sweep.
+
+    Top: the median and 5-95 % band of ``output`` over time, all arms
+    together (only when the file kept trajectories; a seeded random sample
+    of at most ``max_patients`` per arm). Bottom: :func:`responder_rates`
+    and :func:`change_distribution`. A single-patient run gets its NRS and
+    pain components instead (``ScenarioResult.plot``).
+
+    Parameters
+    ----------
+    result : SweepResult or ScenarioResult
+    arm : str or list of str, optional
+        Sweep arms (default: every arm).
+    output : str
+        Output drawn over time (default ``"nrs"``).
+    max_patients : int or None
+        Largest number of patients per arm in the bands (None: all).
+    seed : int
+        Seed of that sample.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    if not _is_sweep(result) and result.n_patients == 1:
+        if arm is not None:
+            raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
+                                     "treatment.")
+        fig = Figure(figsize=(8, 4.5), layout="constrained")
+        result.plot(fig.subplots())
+        return fig
+    arms = _arms(result, arm)
+    with_bands = (bool(result.outputs) and output in result.outputs) if _is_sweep(result) \
+        else output in result.data
+    if _is_sweep(result) and result.outputs and output not in result.outputs:
+        raise NeurosimKeyError(f"{result.path} has no trajectories of {output!r}."
+                               + did_you_mean(output, result.outputs)
+                               + f" Outputs: {', '.join(result.outputs)}.")
+    wide = max(8.0, 1.6 * len(arms) + 4.0)
+    if with_bands:
+        fig = Figure(figsize=(wide, 8.0), layout="constrained")
+        top, bottom = fig.subfigures(2, 1, height_ratios=(1.0, 1.0))
+        population_bands(result, output, arm=arms if _is_sweep(result) else None,
+                         ax=top.subplots(), max_patients=max_patients, seed=seed)
+        left, right = bottom.subplots(1, 2)
+    else:
+        fig = Figure(figsize=(wide, 4.2), layout="constrained")
+        left, right = fig.subplots(1, 2)
+    sel = arms if _is_sweep(result) else None
+    responder_rates(result, arm=sel, ax=left)
+    change_distribution(result, arm=sel, ax=right)
+    what = f"sweep '{result.name}'" if _is_sweep(result) else f"scenario '{result.name}'"
+    fig.suptitle(what, fontsize=11)
+    return fig

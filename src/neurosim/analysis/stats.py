@@ -42,7 +42,7 @@ from ..errors import NeurosimValueError
 
 __all__ = ["Estimate", "rankdata", "spearman_rho", "roc_auc", "resample_indices",
            "spearman_replicates", "auc_replicates", "percentile_interval",
-           "bootstrap_spearman", "bootstrap_auc"]
+           "bootstrap_spearman", "bootstrap_auc", "wilson_interval"]
 
 #: Largest number of array elements handled at once by the replicate functions.
 _BLOCK = 2_000_000
@@ -397,3 +397,48 @@ def bootstrap_auc(scores, positive, *, n_boot: int = 1000, level: float = 0.95,
     reps = auc_replicates(s, pos, idx)
     lo, hi = percentile_interval(reps, level)
     return Estimate(value, lo, hi, level, int(s.size), reps)
+
+
+def wilson_interval(k, n, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n``.
+
+    With ``z`` the ``(1 + level) / 2`` quantile of the standard normal
+    distribution and ``p = k / n``::
+
+        centre = (k + z^2 / 2) / (n + z^2)
+        half   = z / (n + z^2) * sqrt(k (n - k) / n + z^2 / 4)
+
+    Unlike the normal (Wald) interval it stays inside [0, 1] and keeps its
+    coverage near 0 and 1 (a responder rate of 0 of 40 patients gets an
+    interval above 0).
+
+    Parameters
+    ----------
+    k : int
+        Successes (0 <= k <= n).
+    n : int
+        Trials; NaN bounds when 0.
+    level : float
+        Coverage (0 < level < 1).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    if not 0.0 < level < 1.0:
+        raise NeurosimValueError(f"level must be between 0 and 1; got {level}.")
+    k = float(k)
+    n = float(n)
+    if not 0.0 <= k <= n:
+        raise NeurosimValueError(f"need 0 <= k <= n; got k={k:g}, n={n:g}.")
+    if n == 0.0:
+        return math.nan, math.nan
+    from scipy.special import ndtri
+
+    z = float(ndtri(0.5 + 0.5 * level))
+    z2 = z * z
+    centre = (k + 0.5 * z2) / (n + z2)
+    half = z / (n + z2) * math.sqrt(k * (n - k) / n + 0.25 * z2)
+    low = 0.0 if k == 0.0 else max(0.0, centre - half)   # exact at the ends (no rounding)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high

@@ -326,6 +326,48 @@ def check_format(f, path, name: str, version: int, kind: str) -> int:
     return ver
 
 
+def open_results(path):
+    """Open any neurosim results file, whichever command wrote it.
+
+    The file's ``format`` attribute decides (``docs/file-format.md``).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    ScenarioResult or SweepResult
+        A run's file (``neurosim run``) is read whole; a sweep's (also from
+        ``dose-response`` and ``sensitivity``) opens lazily.
+
+    Raises
+    ------
+    ResultsFileError
+        A missing, damaged or foreign file.
+    """
+    import h5py
+
+    from ..sweep import open_sweep
+    from ..sweep.store import FORMAT_NAME as SWEEP_FORMAT
+
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsFileError(f"{p}: no such results file.")
+    try:
+        with h5py.File(p, "r", locking=False) as f:
+            fmt = _text(f.attrs.get("format", ""))
+    except OSError:
+        raise ResultsFileError(f"{p}: not an HDF5 file, or damaged (it could not be "
+                               "opened).") from None
+    if fmt == FORMAT_NAME:
+        return read_results(p)
+    if fmt == SWEEP_FORMAT:
+        return open_sweep(p)
+    raise ResultsFileError(f"{p}: not a neurosim results file (format attribute {fmt!r}; "
+                           f"expected {FORMAT_NAME!r} or {SWEEP_FORMAT!r}).")
+
+
 def read_results(path):
     """Read a results file written by :func:`write_results`.
 

@@ -98,6 +98,10 @@ class SweepResult:
     def _rows(self, rows):
         if rows is None:
             return slice(None)
+        if isinstance(rows, slice):
+            if rows.step not in (None, 1):
+                raise NeurosimValueError("rows as a slice must have step 1.")
+            return slice(*rows.indices(self.n_patients)[:2])
         idx = np.atleast_1d(np.asarray(rows))
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
@@ -168,7 +172,7 @@ class SweepResult:
             Arm name (optional when there is one arm).
         names : str or list of str, optional
             Metrics to read (default: all).
-        rows : array_like of int or bool, optional
+        rows : array_like of int or bool, or slice, optional
             Patients (default: all).
 
         Returns
@@ -228,7 +232,7 @@ class SweepResult:
         arm : str or None
         output : str
             One of :attr:`outputs`.
-        rows : array_like of int or bool, optional
+        rows : array_like of int or bool, or slice, optional
             Patients (default: all of them; mind the memory).
 
         Returns
