@@ -55,7 +55,11 @@ has the full description.
 ``[population]``
     ``size`` (default 1: the default patient with the overrides above;
     more: a virtual population drawn with ``seed``, overrides held fixed),
-    ``cv_scale`` (default 1: multiplies every between-patient CV).
+    ``cv_scale`` (default 1: multiplies every between-patient CV),
+    ``[population.drugs.<drug>]`` (per-patient factors on a drug's
+    clearance, volume, absorption, bioavailability, ke0 or potency) and
+    ``[[population.correlations]]`` (rank correlations between those
+    factors: ``parameters = ["morphine.cl", "morphine.v1"]``, ``rank = 0.5``).
 ``[simulation]``
     ``treatment_start`` (default ``"nrs >= 4"``), ``presentation_limit``
     (default ``"5 years"``: a patient who has not reached the presentation
@@ -115,7 +119,7 @@ DEFAULT_RTOL = 3e-5
 SECTIONS: dict[str, tuple[str, ...]] = {
     "scenario": ("name", "description", "seed"),
     "patient": ("liver", "body_weight", "parameters", "modifiers"),
-    "population": ("size", "cv_scale", "drugs"),
+    "population": ("size", "cv_scale", "drugs", "correlations"),
     "simulation": ("treatment_start", "presentation_limit", "duration", "history",
                    "output_interval", "endpoint", "rtol", "save_states"),
     "treatments": ("regimens", "titration", "rescue", "procedures", "library"),
@@ -364,6 +368,9 @@ class Scenario:
     drug_variability : list of neurosim.sweep.spec.Dimension
         ``[population.drugs.<drug>]``: per-patient factors on drug
         quantities (names ``"drug.quantity"``), drawn in population runs.
+    drug_correlation : ndarray (k, k) or None
+        ``[[population.correlations]]``: target rank correlations between
+        those factors (in their order), or None.
     presentation_nrs : float or None
         The presentation rule's NRS (``treatment_start = "nrs >= 4"``), or
         None for a fixed start.
@@ -489,6 +496,13 @@ class Scenario:
             self._library = self._apply_drug_modifiers(drug_mods, rd)
         self._plan = self._read_treatments(raw.get("treatments", {}), rd)
         self._read_drug_variability(pop.get("drugs", {}), rd)
+        from .sweep.spec import read_rank_correlations
+
+        self.drug_correlation = read_rank_correlations(
+            pop.get("correlations", []), {d.name: j for j, d in enumerate(self.drug_variability)},
+            len(self.drug_variability), rd, key="population.correlations",
+            what="a drug factor of [population.drugs] (in a scenario file only drug factors "
+                 "are correlated; correlated model parameters need a sweep file)")
 
     # -- sections -------------------------------------------------------------------
 
@@ -813,6 +827,12 @@ class Scenario:
         if self.drug_variability:
             lines.append("Drugs that differ between patients (population runs):")
             lines += [f"  {d.describe()}" for d in self.drug_variability]
+            C = self.drug_correlation
+            if C is not None:
+                names = [d.name for d in self.drug_variability]
+                lines += [f"  rank correlation {names[a]} ~ {names[b]}: {C[a, b]:g}"
+                          for a in range(len(names)) for b in range(a + 1, len(names))
+                          if C[a, b] != 0.0]
         lines.append(f"Treatment starts: {self.start_label}; simulated for "
                      f"{format_duration(self.duration)} after it (history "
                      f"{format_duration(self.history) if self.history else 'none'}), output "

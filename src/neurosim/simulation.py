@@ -462,7 +462,7 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
             patients is None and sc.population_size == 1):
         from .sweep.spec import draw_drug_factors
 
-        drug_factors = draw_drug_factors(sc.drug_variability, sc.seed, n)
+        drug_factors = draw_drug_factors(sc.drug_variability, sc.seed, n, sc.drug_correlation)
     drug_factors = _drug_factor_arrays(drug_factors, n)
     import numba
 

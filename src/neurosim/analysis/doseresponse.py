@@ -724,6 +724,10 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
                     "outputs": ["nrs"], "arms": arms}
     if drug_tables:
         raw["sweep"]["drugs"] = drug_tables
+        kept = [c for c in (population or {}).get("correlations", [])
+                if all(str(x).rsplit(".", 1)[0] in drug_tables for x in c["parameters"])]
+        if kept:
+            raw["sweep"]["correlations"] = kept
     text = _toml.dumps(raw, header=f"dose-response of {drug} from {sc.source}")
     sweep = loads_sweep(text, source=str(sc.source))
     tmpdir = None

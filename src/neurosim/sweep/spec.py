@@ -354,6 +354,10 @@ class Sweep:
             raise self._err("population.drugs", "in a sweep file the drug factors are "
                                                 "[sweep.drugs.<drug>] tables (the same "
                                                 "content); move them there.")
+        if isinstance(pop, Mapping) and "correlations" in pop:
+            raise self._err("population.correlations", "in a sweep file correlations are "
+                                                       "[[sweep.correlations]] tables (the same "
+                                                       "content); move them there.")
         self._raw_base = raw
         # the scenario part, validated as a scenario (its own errors, its own keys)
         self.base = Scenario.from_dict(raw, source=self.source, text=None)
@@ -532,57 +536,15 @@ class Sweep:
         return n
 
     def _read_correlations(self, items, rd):
-        if not isinstance(items, list):
-            raise self._err("sweep.correlations", "must be a list of tables "
-                                                  "([[sweep.correlations]] with parameters = "
-                                                  "[a, b] and rank = r).")
-        if not items:
-            return None
-        if self.design == "grid":
+        if isinstance(items, list) and items and self.design == "grid":
             raise self._err("sweep.correlations", "a grid covers every combination; rank "
                                                   "correlations need design = random, lhs or "
                                                   "sobol.")
-        d = len(self.dimensions)
         index = {dim.name: j for j, dim in enumerate(self.dimensions) if dim.kind != "genotype"}
-        C = np.eye(d)
-        seen = set()
-        for i, item in enumerate(items):
-            key = f"sweep.correlations[{i}]"
-            rd.keys(item, ("parameters", "rank"), key)
-            pair = item.get("parameters")
-            if (not isinstance(pair, list) or len(pair) != 2
-                    or not all(isinstance(p, str) for p in pair)):
-                raise self._err(f"{key}.parameters", "give two swept parameters, e.g. "
-                                                     "parameters = [\"a\", \"b\"].")
-            for p in pair:
-                if p not in index:
-                    hint = did_you_mean(p, list(index))
-                    raise self._err(f"{key}.parameters",
-                                    f"{p!r} is not a parameter swept in [sweep.parameters] "
-                                    "or a drug factor of [sweep.drugs]."
-                                    + hint + (" Swept: " + ", ".join(index) + "." if index
-                                              else ""))
-            a, b = index[pair[0]], index[pair[1]]
-            if a == b:
-                raise self._err(f"{key}.parameters", "a parameter is not correlated with "
-                                                     "itself; name two different ones.")
-            if "rank" not in item:
-                raise self._err(key, "give the rank (Spearman) correlation: rank = 0.5.")
-            r = float(rd.number(item["rank"], f"{key}.rank"))
-            if not -1 < r < 1:
-                raise self._err(f"{key}.rank", f"a rank correlation lies strictly between -1 "
-                                               f"and 1; got {r:g}.")
-            if frozenset((a, b)) in seen:
-                raise self._err(key, f"the pair {pair} is given twice.")
-            seen.add(frozenset((a, b)))
-            C[a, b] = C[b, a] = r
-        try:
-            np.linalg.cholesky(_pearson(C))
-        except np.linalg.LinAlgError:
-            raise self._err("sweep.correlations", "these rank correlations cannot hold together "
-                                                  "(the correlation matrix is not positive "
-                                                  "definite); weaken some of them.") from None
-        return C
+        return read_rank_correlations(items, index, len(self.dimensions), rd,
+                                      key="sweep.correlations",
+                                      what="a parameter swept in [sweep.parameters] or a drug "
+                                           "factor of [sweep.drugs]")
 
     def _read_outputs(self, outputs):
         from ..model import OUTPUTS
@@ -771,15 +733,7 @@ class Sweep:
 
     def _copula(self, u):
         """Gaussian copula on the correlated dimensions (random design)."""
-        from scipy.special import ndtr, ndtri
-
-        C = self.correlation
-        cols = np.flatnonzero(np.any(C - np.eye(C.shape[0]) != 0, axis=0))
-        L = np.linalg.cholesky(_pearson(C[np.ix_(cols, cols)]))
-        out = u.copy()
-        out[:, cols] = ndtr(ndtri(u[:, cols]) @ L.T)
-        np.clip(out, 2.0 ** -54, 1.0 - 2.0 ** -53, out=out)
-        return out
+        return gaussian_copula(u, self.correlation)
 
     def patients(self, start: int, stop: int):
         """Model parameters and genotypes of patients ``start`` to ``stop - 1``.
@@ -1144,13 +1098,15 @@ def drug_factor_given(compiled, name: str) -> bool:
     return bool(given)
 
 
-def draw_drug_factors(dimensions, seed: int, n: int) -> dict:
+def draw_drug_factors(dimensions, seed: int, n: int, correlation=None) -> dict:
     """Drug factors of patients ``0 .. n - 1`` of a scenario's population.
 
     Patient ``i`` draws one uniform per factor from
-    ``SeedSequence(seed, spawn_key=(DRUG_STREAM, i))``, mapped through the
-    factor's inverse distribution function, so a patient's factors depend
-    only on the seed and its row, not on ``n``.
+    ``SeedSequence(seed, spawn_key=(DRUG_STREAM, i))``; with ``correlation``
+    (rank correlations between the factors, ``[[population.correlations]]``)
+    the patient's uniforms pass through :func:`gaussian_copula`; each is then
+    mapped through the factor's inverse distribution function. A patient's
+    factors therefore depend only on the seed and its row, not on ``n``.
 
     Returns
     -------
@@ -1164,6 +1120,8 @@ def draw_drug_factors(dimensions, seed: int, n: int) -> dict:
         ss = np.random.SeedSequence(seed, spawn_key=(DRUG_STREAM, i))
         U[i] = np.random.Generator(np.random.PCG64(ss)).random(len(dimensions))
     np.maximum(U, 2.0 ** -54, out=U)
+    if correlation is not None:
+        U = gaussian_copula(U, correlation)
     return {d.name: d.ppf(U[:, j]) for j, d in enumerate(dimensions)}
 
 
@@ -1185,6 +1143,96 @@ def _strip(exc, source=None) -> str:
     from ..scenario import _bare
 
     return _bare(exc)
+
+
+def read_rank_correlations(items, index, d: int, rd, *, key: str, what: str):
+    """Read ``[[<key>]]`` tables (``parameters = [a, b]``, ``rank = r``) into a matrix.
+
+    Parameters
+    ----------
+    items : object
+        The list of tables as read from TOML.
+    index : dict
+        Name -> column of every dimension that may be correlated.
+    d : int
+        Number of columns of the matrix.
+    rd : neurosim.scenario._Reader
+    key : str
+        Dotted key of the list (``"sweep.correlations"``).
+    what : str
+        What a name must be, for the messages ("a drug factor of [population.drugs]").
+
+    Returns
+    -------
+    ndarray (d, d) or None
+        Target rank (Spearman) correlations, 1 on the diagonal; None without items.
+
+    Raises
+    ------
+    ScenarioError
+        A name that is not in ``index``, a pair given twice or with itself, a rank
+        outside (-1, 1), or correlations that cannot hold together.
+    """
+    if not isinstance(items, list):
+        raise rd.error(key, f"must be a list of tables ([[{key}]] with parameters = [a, b] "
+                            "and rank = r).")
+    if not items:
+        return None
+    C = np.eye(d)
+    seen = set()
+    for i, item in enumerate(items):
+        ikey = f"{key}[{i}]"
+        rd.keys(item, ("parameters", "rank"), ikey)
+        pair = item.get("parameters")
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(p, str) for p in pair)):
+            raise rd.error(f"{ikey}.parameters", "give two names, e.g. parameters = "
+                                                 "[\"a\", \"b\"].")
+        for p in pair:
+            if p not in index:
+                raise rd.error(f"{ikey}.parameters",
+                               f"{p!r} is not {what}." + did_you_mean(p, list(index))
+                               + (" Known: " + ", ".join(index) + "." if index else ""))
+        a, b = index[pair[0]], index[pair[1]]
+        if a == b:
+            raise rd.error(f"{ikey}.parameters", "a parameter is not correlated with itself; "
+                                                 "name two different ones.")
+        if "rank" not in item:
+            raise rd.error(ikey, "give the rank (Spearman) correlation: rank = 0.5.")
+        r = float(rd.number(item["rank"], f"{ikey}.rank"))
+        if not -1 < r < 1:
+            raise rd.error(f"{ikey}.rank", f"a rank correlation lies strictly between -1 and 1; "
+                                           f"got {r:g}.")
+        if frozenset((a, b)) in seen:
+            raise rd.error(ikey, f"the pair {pair} is given twice.")
+        seen.add(frozenset((a, b)))
+        C[a, b] = C[b, a] = r
+    try:
+        np.linalg.cholesky(_pearson(C))
+    except np.linalg.LinAlgError:
+        raise rd.error(key, "these rank correlations cannot hold together (the correlation "
+                            "matrix is not positive definite); weaken some of them.") from None
+    return C
+
+
+def gaussian_copula(u, C) -> np.ndarray:
+    """Give independent uniform scores the rank correlations ``C`` (a Gaussian copula).
+
+    Each row is handled on its own: the columns that take part in a
+    correlation become normal scores, are mixed by the Cholesky factor of the
+    Pearson matrix ``2 sin(pi C / 6)`` (which gives normal scores the rank
+    correlation ``C``) and go back to uniforms. Rows stay independent, so a
+    patient's scores do not depend on the others; columns outside every
+    correlation are returned unchanged.
+    """
+    from scipy.special import ndtr, ndtri
+
+    cols = np.flatnonzero(np.any(C - np.eye(C.shape[0]) != 0, axis=0))
+    L = np.linalg.cholesky(_pearson(C[np.ix_(cols, cols)]))
+    out = np.array(u, dtype=float)
+    out[:, cols] = ndtr(ndtri(out[:, cols]) @ L.T)
+    np.clip(out, 2.0 ** -54, 1.0 - 2.0 ** -53, out=out)
+    return out
 
 
 def _pearson(C):
