@@ -212,3 +212,38 @@ def test_sweep_plot_option(files, tmp_path, capsys):
     code, _, err = run(["sweep", files["src"], "-o", tmp_path / "t.h5", "--plot",
                         tmp_path / "t.jpeg"], capsys)
     assert code == 2 and "--plot" in err and not (tmp_path / "t.h5").exists()
+
+
+def test_an_unfinished_sweep_draws_its_finished_patients(files, tmp_path, capsys):
+    import shutil
+
+    part = tmp_path / "part.h5"
+    shutil.copy(files["sweep"], part)
+    with h5py.File(part, "r+") as f:          # as an interrupted sweep leaves it
+        done = f["arms/morphine/done"][()]
+        done[6:] = False
+        f["arms/morphine/done"][...] = done
+    sw = open_sweep(part)
+    ax = plots.responder_rates(sw)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["control\n(n = 12)",
+                                                           "morphine\n(n = 6)"]
+    ax = plots.population_bands(sw, "nrs", arm="morphine")
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), np.nanpercentile(
+        open_sweep(files["sweep"]).trajectories("morphine", "nrs")[:6], 50, axis=0))
+    code, _, _ = run(["plot", part, "-o", tmp_path / "part.png"], capsys)
+    assert code == 0 and (tmp_path / "part.png").stat().st_size > 10_000
+
+
+def test_a_large_waterfall_is_an_outline_with_the_same_changes(files, monkeypatch):
+    sw = open_sweep(files["sweep"])
+    m = sw.metrics("morphine", ["nrs_baseline", "nrs_endpoint"])
+    change = 100 * (m["nrs_endpoint"] - m["nrs_baseline"]) / m["nrs_baseline"]
+    ax = plots.waterfall(sw, arm="morphine")
+    assert sorted(p.get_height() for c in ax.containers for p in c.patches) == pytest.approx(
+        sorted(change), rel=1e-12)
+    monkeypatch.setattr(plots, "_WATERFALL_BARS", 5)     # 12 patients: drawn as outlines
+    ax = plots.waterfall(sw, arm="morphine")
+    assert not ax.containers and ax.collections
+    ys = np.concatenate([p.vertices[:, 1] for c in ax.collections for p in c.get_paths()])
+    for v in change:           # every patient's change is a level of the outline
+        assert np.any(np.isclose(ys, v, rtol=1e-12, atol=0))
