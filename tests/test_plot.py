@@ -135,6 +135,8 @@ def test_overview_panels(files):
     assert fig.get_axes()[1].get_xticklabels()[0].get_text() == "pop\n(n = 8)"
     with pytest.raises(NeurosimKeyError, match="cumulative_mme"):
         plots.overview(sw, output="cumulative_mm")
+    with pytest.raises(NeurosimKeyError, match="plasma_il6"):
+        plots.overview(read_results(files["run"]), output="plasma_il7")
 
 
 def test_metric_by_input_reads_a_population_runs_drug_factors(files):

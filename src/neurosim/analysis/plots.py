@@ -637,6 +637,10 @@ def overview(result, *, arm=None, output: str = "nrs", max_patients: int | None 
         raise NeurosimKeyError(f"{result.path} has no trajectories of {output!r}."
                                + did_you_mean(output, result.outputs)
                                + f" Outputs: {', '.join(result.outputs)}.")
+    if not _is_sweep(result) and output not in result.data:
+        raise NeurosimKeyError(f"scenario '{result.name}' has no output {output!r}."
+                               + did_you_mean(output, list(result.data))
+                               + f" Outputs: {', '.join(result.data)}.")
     wide = max(8.0, 1.6 * len(arms) + 4.0)
     if with_bands:
         fig = Figure(figsize=(wide, 8.0), layout="constrained")
