@@ -1133,7 +1133,8 @@ patients, the same dose, a spread of exposures. In a scenario file the same
 is written `[population.drugs.ccr2x] cl = { distribution = "lognormal", cv =
 0.4 }` (drawn in population runs, `docs/scenarios.md`), in a sweep file
 `[sweep.drugs.ccr2x]` (`docs/sweeps.md`); `ka`, `v1`, `f`, `ke0` and `ec50`
-vary the same way.
+vary the same way, and `[[population.correlations]]` correlates them (clearance
+with volume, as a population-PK model's random effects often are).
 '''),
     code('''
 rng = np.random.default_rng(7)
