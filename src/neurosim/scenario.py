@@ -58,8 +58,9 @@ has the full description.
     ``cv_scale`` (default 1: multiplies every between-patient CV),
     ``[population.drugs.<drug>]`` (per-patient factors on a drug's
     clearance, volume, absorption, bioavailability, ke0 or potency) and
-    ``[[population.correlations]]`` (rank correlations between those
-    factors: ``parameters = ["morphine.cl", "morphine.v1"]``, ``rank = 0.5``).
+    ``[[population.correlations]]`` (rank correlations between model
+    parameters and those factors: ``parameters = ["morphine.cl",
+    "morphine.v1"]``, ``rank = 0.5``).
 ``[simulation]``
     ``treatment_start`` (default ``"nrs >= 4"``), ``presentation_limit``
     (default ``"5 years"``: a patient who has not reached the presentation
@@ -368,9 +369,11 @@ class Scenario:
     drug_variability : list of neurosim.sweep.spec.Dimension
         ``[population.drugs.<drug>]``: per-patient factors on drug
         quantities (names ``"drug.quantity"``), drawn in population runs.
-    drug_correlation : ndarray (k, k) or None
+    population_correlation : ndarray (N_MODEL_PARAMS + k, N_MODEL_PARAMS + k) or None
         ``[[population.correlations]]``: target rank correlations between
-        those factors (in their order), or None.
+        the model parameters (table order) and the drug factors (their
+        order), 1 on the diagonal; None without correlations. Column names:
+        :attr:`correlation_names`.
     presentation_nrs : float or None
         The presentation rule's NRS (``treatment_start = "nrs >= 4"``), or
         None for a fixed start.
@@ -496,13 +499,7 @@ class Scenario:
             self._library = self._apply_drug_modifiers(drug_mods, rd)
         self._plan = self._read_treatments(raw.get("treatments", {}), rd)
         self._read_drug_variability(pop.get("drugs", {}), rd)
-        from .sweep.spec import read_rank_correlations
-
-        self.drug_correlation = read_rank_correlations(
-            pop.get("correlations", []), {d.name: j for j, d in enumerate(self.drug_variability)},
-            len(self.drug_variability), rd, key="population.correlations",
-            what="a drug factor of [population.drugs] (in a scenario file only drug factors "
-                 "are correlated; correlated model parameters need a sweep file)")
+        self._read_population_correlations(pop.get("correlations", []), rd)
 
     # -- sections -------------------------------------------------------------------
 
@@ -530,6 +527,40 @@ class Scenario:
                 self.warnings.append(f"{rd.source}: [{key}] no treatment of this scenario "
                                      f"gives {d.name.rsplit('.', 1)[0]}; the factor has no "
                                      "effect.")
+
+    def _read_population_correlations(self, items, rd) -> None:
+        """``[[population.correlations]]``: rank correlations between model parameters
+        that vary between patients and drug factors (columns: the parameter table, then
+        the drug factors)."""
+        from .model.parameters import N_MODEL_PARAMS, PARAMETER_INDEX, PARAMETERS
+        from .sweep.spec import read_rank_correlations
+
+        index = {r.name: PARAMETER_INDEX[r.name] for r in PARAMETERS.rows
+                 if r.cv > 0 and r.name not in self.parameter_overrides}
+        index.update({d.name: N_MODEL_PARAMS + j for j, d in enumerate(self.drug_variability)})
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                pair = item.get("parameters") if isinstance(item, Mapping) else None
+                for name in pair if isinstance(pair, list) else []:
+                    if name in self.parameter_overrides:
+                        raise rd.error(f"population.correlations[{i}].parameters",
+                                       f"{name!r} is held fixed by [patient.parameters], so "
+                                       "it does not vary between patients.")
+                    if name in PARAMETER_INDEX and name not in index:
+                        raise rd.error(f"population.correlations[{i}].parameters",
+                                       f"{name!r} does not vary between patients (its table "
+                                       "CV is 0).")
+        self.population_correlation = read_rank_correlations(
+            items, index, N_MODEL_PARAMS + len(self.drug_variability), rd,
+            key="population.correlations",
+            what="a model parameter or a drug factor of [population.drugs]")
+
+    @property
+    def correlation_names(self) -> list:
+        """Names of the columns of :attr:`population_correlation`."""
+        from .model.parameters import PARAMETERS
+
+        return list(PARAMETERS.names) + [d.name for d in self.drug_variability]
 
     def _read_parameters(self, table, rd) -> dict:
         from .model.parameters import PARAMETERS, ParameterRangeWarning
@@ -827,12 +858,13 @@ class Scenario:
         if self.drug_variability:
             lines.append("Drugs that differ between patients (population runs):")
             lines += [f"  {d.describe()}" for d in self.drug_variability]
-            C = self.drug_correlation
-            if C is not None:
-                names = [d.name for d in self.drug_variability]
-                lines += [f"  rank correlation {names[a]} ~ {names[b]}: {C[a, b]:g}"
-                          for a in range(len(names)) for b in range(a + 1, len(names))
-                          if C[a, b] != 0.0]
+
+        C = self.population_correlation
+        if C is not None:
+            names = self.correlation_names
+            lines += [f"Rank correlation between patients: {names[a]} ~ {names[b]}: "
+                      f"{C[a, b]:g}" for a in range(len(names)) for b in range(a + 1, len(names))
+                      if C[a, b] != 0.0]
         lines.append(f"Treatment starts: {self.start_label}; simulated for "
                      f"{format_duration(self.duration)} after it (history "
                      f"{format_duration(self.history) if self.history else 'none'}), output "

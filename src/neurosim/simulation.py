@@ -221,7 +221,8 @@ def patient_parameters(scenario: Scenario, patients=None) -> np.ndarray:
     -------
     ndarray, shape (n_patients, N_MODEL_PARAMS)
     """
-    from .model.parameters import PARAMETER_INDEX, make_parameters, sample_population
+    from .model.parameters import (PARAMETER_INDEX, make_parameters, population_from_scores,
+                                   sample_population)
 
     if patients is not None and not isinstance(patients, (int, np.integer)):
         P = np.array(patients, dtype=np.float64)
@@ -240,14 +241,56 @@ def patient_parameters(scenario: Scenario, patients=None) -> np.ndarray:
     base = make_parameters(scenario.parameter_overrides, warn=False)
     if n == 1 and (patients is None or scenario.population_size == 1):
         P = base[None, :].copy()
-    else:
+    elif scenario.population_correlation is None:
         seq = np.random.SeedSequence(scenario.seed)
         P = sample_population(n, seed=seq, cv_scale=scenario.cv_scale,
                               fixed=scenario.parameter_overrides or None)
+    else:
+        z, _ = population_scores(scenario, n)
+        P = population_from_scores(z, cv_scale=scenario.cv_scale,
+                                   fixed=scenario.parameter_overrides or None, warn=False)
     for m in scenario.modifiers:
         if m.parameter is not None:
             P[:, PARAMETER_INDEX[m.parameter]] *= m.factor
     return np.ascontiguousarray(P)
+
+
+def population_scores(scenario: Scenario, n: int):
+    """Random scores of a scenario's first ``n`` drawn patients, correlated as the file says.
+
+    The model parameters' standard normal scores are those of
+    :func:`neurosim.model.parameters.sample_population` with the scenario's
+    seed (row ``i`` is patient ``i``); the drug factors' uniforms are those of
+    :func:`neurosim.sweep.spec.draw_drug_factors` (patient ``i``'s own
+    stream). With ``[[population.correlations]]`` the scores of the columns
+    that take part in a correlation are mixed patient by patient (normal
+    scores times the Cholesky factor of ``2 sin(pi r / 6)``,
+    :func:`neurosim.sweep.spec.copula_columns`); the other columns are left
+    exactly as drawn.
+
+    Returns
+    -------
+    z : ndarray (n, N_MODEL_PARAMS)
+        Normal scores of the model parameters (table order).
+    U : ndarray (n, k)
+        Uniform scores of the drug factors (``scenario.drug_variability`` order).
+    """
+    from scipy.special import ndtr, ndtri
+
+    from .sweep.spec import copula_columns, drug_uniforms
+
+    n = int(n)
+    z = np.random.default_rng(np.random.SeedSequence(scenario.seed)).standard_normal(
+        (n, N_MODEL_PARAMS))
+    U = drug_uniforms(scenario.drug_variability, scenario.seed, n)
+    C = scenario.population_correlation
+    if C is not None:
+        cols, L = copula_columns(C)
+        pc, dc = cols[cols < N_MODEL_PARAMS], cols[cols >= N_MODEL_PARAMS] - N_MODEL_PARAMS
+        V = np.concatenate([z[:, pc], ndtri(U[:, dc])], axis=1) @ L.T
+        z[:, pc] = V[:, :pc.size]
+        U[:, dc] = np.clip(ndtr(V[:, pc.size:]), 2.0 ** -54, 1.0 - 2.0 ** -53)
+    return z, U
 
 
 def state_scales(ct, plan) -> np.ndarray:
@@ -460,9 +503,7 @@ def simulate_scenario(scenario, *, patients=None, threads=None, progress=None,
     n = P.shape[0]
     if drug_factors is None and sc.drug_variability and not (
             patients is None and sc.population_size == 1):
-        from .sweep.spec import draw_drug_factors
-
-        drug_factors = draw_drug_factors(sc.drug_variability, sc.seed, n, sc.drug_correlation)
+        drug_factors = _population_drug_factors(sc, patients, n)
     drug_factors = _drug_factor_arrays(drug_factors, n)
     import numba
 
@@ -657,6 +698,23 @@ def _treat(sc, P, y_lead, threads, rtol, chunk, rep, drug_factors=None):
                 slots=slots if sc.save_states else None, baseline=baseline,
                 mme_daily=mme_daily, status=st, messages=messages, steps=steps,
                 safety=safety, treatments=plan.describe())
+
+
+def _population_drug_factors(sc, patients, n: int) -> dict:
+    """``[population.drugs]`` factors of the patients (drawn, or rows of a given matrix)."""
+    C = sc.population_correlation
+    if C is None:
+        from .sweep.spec import draw_drug_factors
+
+        return draw_drug_factors(sc.drug_variability, sc.seed, n)
+    matrix = patients is not None and not isinstance(patients, (int, np.integer))
+    if matrix and np.any(C[:N_MODEL_PARAMS, N_MODEL_PARAMS:] != 0.0):
+        raise NeurosimValueError(
+            f"{sc.source}: [[population.correlations]] ties drug factors to model parameters, "
+            "which holds for patients neurosim draws (patients=N), not for a given patient "
+            "matrix; give the factors yourself (drug_factors=...) or draw the patients.")
+    _, U = population_scores(sc, n)
+    return {d.name: d.ppf(U[:, j]) for j, d in enumerate(sc.drug_variability)}
 
 
 def _drug_factor_arrays(drug_factors, n: int) -> dict:

@@ -722,10 +722,19 @@ def dose_response(scenario, drug: str, doses: Sequence[float], *, unit: str = "m
     raw.setdefault("scenario", {})["seed"] = seed
     raw["sweep"] = {"patients": int(patients), "other_parameters": "population",
                     "outputs": ["nrs"], "arms": arms}
+    correlations = (population or {}).get("correlations", [])
+    factor_names = {f"{k}.{q}" for k, v in (population or {}).get("drugs", {}).items()
+                    for q in v}
+    if any(x not in factor_names for c in correlations for x in c["parameters"]):
+        raise NeurosimValueError(
+            f"{sc.source}: [[population.correlations]] with model parameters are not carried "
+            "into a dose-response study (its patients' parameters are drawn independently); "
+            "remove them, or write a sweep file with [sweep.parameters] and "
+            "[[sweep.correlations]].")
     if drug_tables:
         raw["sweep"]["drugs"] = drug_tables
-        kept = [c for c in (population or {}).get("correlations", [])
-                if all(str(x).rsplit(".", 1)[0] in drug_tables for x in c["parameters"])]
+        kept = [c for c in correlations
+                if all(x.rsplit(".", 1)[0] in drug_tables for x in c["parameters"])]
         if kept:
             raw["sweep"]["correlations"] = kept
     text = _toml.dumps(raw, header=f"dose-response of {drug} from {sc.source}")

@@ -1098,15 +1098,28 @@ def drug_factor_given(compiled, name: str) -> bool:
     return bool(given)
 
 
-def draw_drug_factors(dimensions, seed: int, n: int, correlation=None) -> dict:
-    """Drug factors of patients ``0 .. n - 1`` of a scenario's population.
+def drug_uniforms(dimensions, seed: int, n: int) -> np.ndarray:
+    """Uniform scores (n, k) of the drug factors of patients ``0 .. n - 1``.
 
     Patient ``i`` draws one uniform per factor from
-    ``SeedSequence(seed, spawn_key=(DRUG_STREAM, i))``; with ``correlation``
-    (rank correlations between the factors, ``[[population.correlations]]``)
-    the patient's uniforms pass through :func:`gaussian_copula`; each is then
-    mapped through the factor's inverse distribution function. A patient's
-    factors therefore depend only on the seed and its row, not on ``n``.
+    ``SeedSequence(seed, spawn_key=(DRUG_STREAM, i))``, so its scores depend
+    only on the seed and its row, not on ``n``.
+    """
+    U = np.empty((int(n), len(dimensions)))
+    for i in range(int(n)):
+        ss = np.random.SeedSequence(seed, spawn_key=(DRUG_STREAM, i))
+        U[i] = np.random.Generator(np.random.PCG64(ss)).random(len(dimensions))
+    np.maximum(U, 2.0 ** -54, out=U)
+    return U
+
+
+def draw_drug_factors(dimensions, seed: int, n: int) -> dict:
+    """Drug factors of patients ``0 .. n - 1`` of a scenario's population.
+
+    Each factor is its inverse distribution function at the patient's
+    :func:`drug_uniforms`; a patient's factors therefore depend only on the
+    seed and its row. (With ``[[population.correlations]]`` the scores are
+    correlated first: :func:`neurosim.simulation.population_scores`.)
 
     Returns
     -------
@@ -1115,13 +1128,7 @@ def draw_drug_factors(dimensions, seed: int, n: int, correlation=None) -> dict:
     """
     if not dimensions:
         return {}
-    U = np.empty((int(n), len(dimensions)))
-    for i in range(int(n)):
-        ss = np.random.SeedSequence(seed, spawn_key=(DRUG_STREAM, i))
-        U[i] = np.random.Generator(np.random.PCG64(ss)).random(len(dimensions))
-    np.maximum(U, 2.0 ** -54, out=U)
-    if correlation is not None:
-        U = gaussian_copula(U, correlation)
+    U = drug_uniforms(dimensions, seed, n)
     return {d.name: d.ppf(U[:, j]) for j, d in enumerate(dimensions)}
 
 
@@ -1215,20 +1222,27 @@ def read_rank_correlations(items, index, d: int, rd, *, key: str, what: str):
     return C
 
 
+def copula_columns(C):
+    """The columns of a rank-correlation matrix ``C`` that take part in a correlation,
+    and the Cholesky factor ``L`` of their normal-score correlation ``2 sin(pi C / 6)``:
+    independent standard normal scores ``z`` of those columns become ``z @ L.T``, whose
+    rank correlations are ``C``."""
+    cols = np.flatnonzero(np.any(C - np.eye(C.shape[0]) != 0, axis=0))
+    return cols, np.linalg.cholesky(_pearson(C[np.ix_(cols, cols)]))
+
+
 def gaussian_copula(u, C) -> np.ndarray:
     """Give independent uniform scores the rank correlations ``C`` (a Gaussian copula).
 
     Each row is handled on its own: the columns that take part in a
-    correlation become normal scores, are mixed by the Cholesky factor of the
-    Pearson matrix ``2 sin(pi C / 6)`` (which gives normal scores the rank
-    correlation ``C``) and go back to uniforms. Rows stay independent, so a
+    correlation become normal scores, are mixed by :func:`copula_columns`'
+    Cholesky factor and go back to uniforms. Rows stay independent, so a
     patient's scores do not depend on the others; columns outside every
     correlation are returned unchanged.
     """
     from scipy.special import ndtr, ndtri
 
-    cols = np.flatnonzero(np.any(C - np.eye(C.shape[0]) != 0, axis=0))
-    L = np.linalg.cholesky(_pearson(C[np.ix_(cols, cols)]))
+    cols, L = copula_columns(C)
     out = np.array(u, dtype=float)
     out[:, cols] = ndtr(ndtri(out[:, cols]) @ L.T)
     np.clip(out, 2.0 ** -54, 1.0 - 2.0 ** -53, out=out)
