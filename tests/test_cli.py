@@ -142,6 +142,18 @@ def test_compare_writes_figure_table_and_csv(tmp_path, capsys):
     assert [r["scenario"] for r in rows] == ["alpha", "beta"]
     assert float(rows[0]["mme_per_day [mg/d]"]) == pytest.approx(60.0)
     assert "pain_auc [NRS*d]" in rows[0]
+    assert not (outdir / "population.png").exists()      # one patient: no population figure
+
+
+def test_compare_of_populations_adds_the_population_figure(tmp_path, capsys):
+    a = write(tmp_path, "alpha")
+    b = write(tmp_path, "beta", '"celecoxib 200 mg po bid"')
+    outdir = tmp_path / "cmp"
+    code, out, err = run(["compare", a, b, "-o", outdir, "--patients", "4", "--threads", "1"],
+                         capsys)
+    assert code == 0, err
+    assert (outdir / "population.png").stat().st_size > 10_000
+    assert f"wrote {outdir / 'comparison.png'}, {outdir / 'population.png'}" in out
 
 
 def test_compare_bad_input_writes_nothing(tmp_path, capsys):

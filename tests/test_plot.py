@@ -249,3 +249,42 @@ def test_a_large_waterfall_is_an_outline_with_the_same_changes(files, monkeypatc
     ys = np.concatenate([p.vertices[:, 1] for c in ax.collections for p in c.get_paths()])
     for v in change:           # every patient's change is a level of the outline
         assert np.any(np.isclose(ys, v, rtol=1e-12, atol=0))
+
+
+def test_a_list_of_population_runs_is_drawn_as_arms(files):
+    from matplotlib.container import BarContainer
+
+    from neurosim.analysis.plots import ResultSet
+
+    drug = read_results(files["run"])
+    sc = loads_scenario(POPULATION.replace('name = "pop"', 'name = "control"')
+                        .replace('regimens = ["morphine 10 mg po q4h"]', "regimens = []")
+                        .split("[population.drugs")[0])
+    control = simulate_scenario(sc, patients=drug.parameters, threads=1)
+    fig = plots.overview([control, drug])
+    bands, resp, change = fig.get_axes()
+    assert {t.get_text() for t in bands.get_legend().get_texts()} >= {"control: median",
+                                                                       "pop: median"}
+    np.testing.assert_array_equal(bands.get_lines()[1].get_ydata(),
+                                  np.nanpercentile(drug["nrs"], 50, axis=0))
+    bars = [c for c in resp.containers if isinstance(c, BarContainer)][0]
+    for patch, r in zip(bars.patches, (control, drug)):
+        assert patch.get_height() == pytest.approx(100 * np.mean(r.metrics()["responder_30"]))
+    assert [t.get_text() for t in change.get_xticklabels()] == ["control\n(n = 8)",
+                                                               "pop\n(n = 8)"]
+    # a drug factor exists in the arm that gives the drug only
+    ax = plots.metric_by_input([control, drug], "morphine.cl", "pain_auc")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pop (median, quartiles)"]
+    ax = plots.waterfall([control, drug], arm="control")
+    assert "arm 'control'" in ax.get_title()
+    # names: the scenarios', made unique; or given
+    assert ResultSet([drug, drug]).arms == ["pop", "pop (2)"]
+    assert ResultSet([control, drug], names=["a", "b"]).arms == ["a", "b"]
+    with pytest.raises(NeurosimValueError, match="different numbers of patients"):
+        ResultSet([drug, simulate_scenario(sc, patients=drug.parameters[:3], threads=1)])
+    with pytest.raises(NeurosimValueError, match="one distinct name"):
+        ResultSet([control, drug], names=["a", "a"])
+    with pytest.raises(NeurosimValueError, match="ScenarioResult"):
+        ResultSet([open_sweep(files["sweep"])])
+    with pytest.raises(NeurosimKeyError, match="no arm named 'placebo'"):
+        plots.responder_rates([control, drug], arm="placebo")

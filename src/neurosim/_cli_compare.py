@@ -16,7 +16,9 @@ def register(subparsers) -> None:
         description=("Simulate each scenario (files, packaged names, or comparison sets that "
                      "list scenarios) and write, in the output folder: comparison.png (NRS "
                      "of every scenario and its four components), comparison.csv (every "
-                     "metric) and one results file per scenario; print the table. Exit "
+                     "metric), one results file per scenario and, for populations "
+                     "(--patients N), population.png (bands over time, responder rates and "
+                     "change of pain per scenario); print the table. Exit "
                      "status: 0 success, 1 a simulation failed, 2 bad input (nothing "
                      "written)."))
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
@@ -70,8 +72,14 @@ def _cmd_compare(args) -> int:
     write_csv(rows, outdir / "comparison.csv")
     fig = plot_comparison(results)
     save_figure(fig, outdir / "comparison.png")
+    figures = [outdir / "comparison.png"]
+    if len({r.n_patients for r in results}) == 1 and results[0].n_patients > 1:
+        from .analysis.plots import ResultSet, overview
+
+        save_figure(overview(ResultSet(results, names=names)), outdir / "population.png")
+        figures.append(outdir / "population.png")
     print(format_table(rows), end="")
-    print(f"wrote {outdir / 'comparison.png'}, {outdir / 'comparison.csv'} and "
+    print(f"wrote {', '.join(str(f) for f in figures)}, {outdir / 'comparison.csv'} and "
           f"{len(results)} results file(s) in {outdir}")
     sys.stdout.flush()
     return 1 if failed else 0

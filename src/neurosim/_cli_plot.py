@@ -64,9 +64,9 @@ def _per_arm(res, arms, draw):
     """One panel per arm, ``draw(arm, ax)`` in each; returns the Figure."""
     from matplotlib.figure import Figure
 
-    from .analysis.plots import _is_sweep
+    from .analysis.plots import _arms_of
 
-    arms = (list(arms) if arms else list(res.arms)) if _is_sweep(res) else [None]
+    arms = list(arms) if arms else list(_arms_of(res).arms)
     cols = min(len(arms), 2)
     rows = -(-len(arms) // cols)
     fig = Figure(figsize=(7.0 * cols, 4.2 * rows), layout="constrained")
@@ -105,8 +105,8 @@ def _figure(res, args):
         fig = Figure(figsize=(8, 4.5), layout="constrained")
         ax = fig.subplots()
         if args.kind == "bands":
-            plots.population_bands(res, args.trajectory, arm=arms if sweep else None, ax=ax,
-                                   max_patients=cap, seed=args.seed)
+            plots.population_bands(res, args.trajectory, arm=arms, ax=ax, max_patients=cap,
+                                   seed=args.seed)
         elif args.kind == "responders":
             plots.responder_rates(res, arm=arms, ax=ax)
         elif args.kind == "change":

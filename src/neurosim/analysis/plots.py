@@ -1,9 +1,11 @@
 """Population figures: bands over time, samples of patients, waterfall of the change.
 
-Every function takes either a :class:`neurosim.simulation.ScenarioResult`
-(a population run) or a :class:`neurosim.sweep.SweepResult` (then name the
-arm), leaves out patients whose simulation failed or is not finished, and
-returns the matplotlib Axes it drew on.
+Every function takes a :class:`neurosim.sweep.SweepResult` (its arms), a
+:class:`neurosim.simulation.ScenarioResult` (a population run), or a list
+of ScenarioResults of the same patients (a :class:`ResultSet`: each run is
+an arm, named after its scenario), leaves out patients whose simulation
+failed or is not finished, and returns the matplotlib Axes (or Figure) it
+drew on.
 
 * :func:`population_bands` -- median and a central percentile band (5-95 %
   by default) of one output over time; several arms of a sweep in one
@@ -30,7 +32,7 @@ import numpy as np
 from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
 
 __all__ = ["population_bands", "patient_trajectories", "waterfall", "metric_by_input",
-           "responder_rates", "change_distribution", "overview", "nrs_change"]
+           "responder_rates", "change_distribution", "overview", "nrs_change", "ResultSet"]
 
 _HOURS_PER_WEEK = 168.0
 _LABELS = {"nrs": "pain intensity (NRS, 0-10)", "plasma_il6": "plasma IL-6",
@@ -51,11 +53,101 @@ def _is_sweep(result) -> bool:
     return isinstance(result, SweepResult)
 
 
-def _ok(result, arm):
+class ResultSet:
+    """Population runs of the same patients under different treatments, seen as arms.
+
+    The figures of this module draw a sweep's arms side by side; a
+    ``ResultSet`` lets them draw several :class:`ScenarioResult` the same
+    way, e.g. the arms of a virtual trial simulated one scenario at a time
+    on one patient matrix. Every function of the module also accepts the
+    list itself (or one ScenarioResult, a set of one).
+
+    Parameters
+    ----------
+    results : sequence of ScenarioResult
+        Runs of the same number of patients (row ``i`` is the same patient
+        when they were given the same patients or seed).
+    names : sequence of str, optional
+        Arm names (default: the scenario names, made unique).
+
+    Examples
+    --------
+    >>> plots.overview([res_control, res_drug])          # doctest: +SKIP
+    >>> plots.responder_rates(ResultSet([a, b], names=["placebo", "drug"]))   # doctest: +SKIP
+    """
+
+    def __init__(self, results, names=None):
+        from ..simulation import ScenarioResult
+
+        results = list(results)
+        if not results or not all(isinstance(r, ScenarioResult) for r in results):
+            raise NeurosimValueError("a ResultSet holds one or more ScenarioResult objects.")
+        n = {r.n_patients for r in results}
+        if len(n) > 1:
+            raise NeurosimValueError("the results have different numbers of patients "
+                                     f"({', '.join(str(r.n_patients) for r in results)}); "
+                                     "compare runs of the same patients.")
+        if names is None:
+            names, seen = [], {}
+            for r in results:
+                seen[r.name] = seen.get(r.name, 0) + 1
+                names.append(r.name if seen[r.name] == 1 else f"{r.name} ({seen[r.name]})")
+        names = [str(a) for a in names]
+        if len(names) != len(results) or len(set(names)) != len(names):
+            raise NeurosimValueError("give one distinct name per result.")
+        self.arms = names
+        self._by = dict(zip(names, results))
+        self.n_patients = n.pop()
+        self.outputs = [o for o in results[0].data if all(o in r.data for r in results)]
+        self.name = names[0] if len(names) == 1 else ", ".join(names)
+
+    @property
+    def label(self) -> str:
+        """The results, named in figure titles."""
+        if len(self.arms) == 1:
+            return f"scenario '{self.arms[0]}'"
+        return "scenarios " + ", ".join(f"'{a}'" for a in self.arms)
+
+    def _arm(self, arm) -> str:
+        from ..sweep.result import pick_arm
+
+        return pick_arm(arm, self.arms, "set of results")
+
+    def result(self, arm=None):
+        """The ScenarioResult of an arm."""
+        return self._by[self._arm(arm)]
+
+    def done(self, arm=None) -> np.ndarray:
+        return np.ones(self.n_patients, dtype=bool)
+
+    def status(self, arm=None) -> np.ndarray:
+        return np.asarray(self.result(arm).status)
+
+    def metrics(self, arm=None, names=None) -> dict:
+        m = self.result(arm).metrics()
+        names = list(m) if names is None else names
+        for k in names:
+            if k not in m:
+                raise NeurosimKeyError(f"unknown metric {k!r}." + did_you_mean(k, list(m)))
+        return {k: np.asarray(m[k]) for k in names}
+
+
+def _arms_of(result):
+    """A SweepResult, or a ResultSet of a ScenarioResult, a list of them or a ResultSet."""
+    if _is_sweep(result) or isinstance(result, ResultSet):
+        return result
+    if isinstance(result, (list, tuple)):
+        return ResultSet(result)
+    return ResultSet([result])
+
+
+def _label(R) -> str:
+    return f"sweep '{R.name}'" if _is_sweep(R) else R.label
+
+
+def _ok(R, arm):
     """(n,) bool: patients finished without failure."""
-    if _is_sweep(result):
-        return result.done(arm) & (result.status(arm) == 0)
-    return np.asarray(result.status) == 0
+    return R.done(arm) & (R.status(arm) == 0)
 
 
 #: Above this many patients a waterfall is drawn as a filled outline, not one bar each.
@@ -83,10 +175,10 @@ def _trajectory(result, output, arm, max_patients=None, seed=0):
     """
     if max_patients is not None and max_patients < 1:
         raise NeurosimValueError(f"max_patients must be >= 1; got {max_patients}.")
+    arm = result._arm(arm)
     ok = _ok(result, arm)
     rows = _sample_rows(ok, max_patients, seed)
     if _is_sweep(result):
-        arm = result._arm(arm)
         t = result.t
         x = np.empty((rows.size, t.size))
         filled = 0
@@ -100,13 +192,16 @@ def _trajectory(result, output, arm, max_patients=None, seed=0):
         unit = _sweep_output_unit(result, arm, output)
         name = f"sweep '{result.name}', arm '{arm}'"
     else:
-        if arm is not None:
-            raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
-                                     "treatment.")
-        x = np.asarray(result[output])[rows]
-        t = result.t
-        unit = result.unit(output)
-        name = f"scenario '{result.name}'"
+        r = result.result(arm)
+        if output not in r.data:
+            raise NeurosimKeyError(f"scenario '{r.name}' has no output {output!r}."
+                                   + did_you_mean(output, list(r.data))
+                                   + f" Outputs: {', '.join(r.data)}.")
+        x = np.asarray(r[output])[rows]
+        t = r.t
+        unit = r.unit(output)
+        name = (f"scenario '{r.name}'" if len(result.arms) == 1
+                else f"{result.label}, arm '{arm}'")
     return t, x, unit, int((~ok).sum()), name, int(ok.sum())
 
 
@@ -129,11 +224,11 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
 
     Parameters
     ----------
-    result : ScenarioResult or SweepResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     output : str
         An output with trajectories (sweeps: one of ``result.outputs``).
     arm : str or sequence of str, optional
-        Sweep arm(s): one band per arm in one figure (default: every arm).
+        Arm(s): one band per arm in one figure (default: every arm).
     ax : matplotlib Axes, optional
     low, high : float
         Percentiles of the band (default 5 and 95).
@@ -155,10 +250,8 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     if not 0.0 <= low < 50.0 < high <= 100.0:
         raise NeurosimValueError(f"the band needs 0 <= low < 50 < high <= 100; got {low} and "
                                  f"{high}.")
-    if arm is None and _is_sweep(result):
-        arms = list(result.arms)
-    else:
-        arms = list(arm) if isinstance(arm, (list, tuple)) else [arm]
+    result = _arms_of(result)
+    arms = _arms(result, arm)
     if ax is None:
         ax = _new_axes()
     from matplotlib import colormaps
@@ -173,7 +266,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
         c = color if (color is not None and len(arms) == 1) else cmap(k % 10)
         w = t / _HOURS_PER_WEEK
         lo, med, hi = np.nanpercentile(x, [low, 50.0, high], axis=0)
-        who = label if (label and len(arms) == 1) else (a if a is not None else name)
+        who = label if (label and len(arms) == 1) else a
         ax.fill_between(w, lo, hi, color=c, alpha=0.22, lw=0,
                         label=f"{who}: {low:g}-{high:g} %")
         ax.plot(w, med, color=c, lw=1.8, label=f"{who}: median")
@@ -185,7 +278,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
             ax.axhline(level, color="0.6", ls=":", lw=0.8)
     ax.set_xlabel("time since treatment start (weeks)")
     ax.set_ylabel(_ylabel(output, unit))
-    src = f"sweep '{result.name}'" if _is_sweep(result) else f"scenario '{result.name}'"
+    src = _label(result)
     used, finished = max(n_used)
     who = (f"{finished} patients" if used == finished
            else f"a random {used} of {finished} patients")
@@ -201,10 +294,10 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
 
     Parameters
     ----------
-    result : ScenarioResult or SweepResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     output : str
     arm : str, optional
-        Sweep arm.
+        The arm (optional when there is one).
     n : int
         Patients drawn (all when fewer).
     seed : int
@@ -217,7 +310,7 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
     """
     if n < 1:
         raise NeurosimValueError(f"n must be >= 1; got {n}.")
-    t, x, unit, _, name, _ = _trajectory(result, output, arm)
+    t, x, unit, _, name, _ = _trajectory(_arms_of(result), output, arm)
     if x.shape[0] == 0:
         raise NeurosimValueError(f"{name}: no finished patient to plot.")
     if ax is None:
@@ -252,25 +345,26 @@ def waterfall(result, *, arm=None, ax=None):
 
     Parameters
     ----------
-    result : ScenarioResult or SweepResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     arm : str, optional
-        Sweep arm.
+        The arm (optional when there is one).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    result = _arms_of(result)
+    arm = result._arm(arm)
     ok = _ok(result, arm)
+    m = result.metrics(arm, ["nrs_baseline", "nrs_endpoint"])
     if _is_sweep(result):
-        arm = result._arm(arm)
-        m = result.metrics(arm, ["nrs_baseline", "nrs_endpoint"])
         name = f"sweep '{result.name}', arm '{arm}'"
         endpoint = float(result.header.get("endpoint_h", np.nan))
     else:
-        m = result.metrics()
-        name = f"scenario '{result.name}'"
-        endpoint = float(result.endpoint)
+        name = (f"scenario '{arm}'" if len(result.arms) == 1
+                else f"{result.label}, arm '{arm}'")
+        endpoint = float(result.result(arm).endpoint)
     change = np.sort(nrs_change(m["nrs_baseline"][ok], m["nrs_endpoint"][ok]))[::-1]
     if change.size == 0:
         raise NeurosimValueError(f"{name}: no finished patient with a baseline NRS above 0.")
@@ -347,7 +441,7 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
 
     Parameters
     ----------
-    result : SweepResult or ScenarioResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     input : str
         A model parameter that varies between the patients
         (``res.parameter_names``) or a drug factor (``"morphine.cl"``) of a
@@ -357,7 +451,7 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
         A metric (``docs/file-format.md``), e.g. ``"mme_per_day"``,
         ``"pain_auc"``, ``"nrs_endpoint"``.
     arm : str or list of str, optional
-        Sweep arms (default: every arm).
+        Arms (a sweep's arm names, or a list's scenario names; default: every arm).
     ax : matplotlib Axes, optional
     bins : int
         Equal-count bins of the medians (default 10).
@@ -371,9 +465,9 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
     -------
     matplotlib.axes.Axes
     """
+    result = _arms_of(result)
+    arms = _arms(result, arm)
     if _is_sweep(result):
-        arms = result.arms if arm is None else ([arm] if isinstance(arm, str) else list(arm))
-        arms = [result._arm(a) for a in arms]
         factors = result.drug_factors()
         names = result.parameter_names
         if input in factors:
@@ -386,31 +480,33 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
                                    f"{result.path}." + did_you_mean(input, known)
                                    + (f" Inputs: {', '.join(known)}." if known else ""))
         units = result.metric_units()
-        name = f"sweep '{result.name}'"
         data = [(a, x_all, result.metrics(a, [metric])[metric], _ok(result, a))
                 for a in arms]
     else:
         from ..model.parameters import PARAMETER_INDEX, PARAMETERS
-
-        if arm is not None:
-            raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
-                                     "treatment.")
-        factors = dict(result.drug_factors or {})
-        if input not in PARAMETER_INDEX and input not in factors:
-            raise NeurosimKeyError(f"unknown model parameter or drug factor {input!r}."
-                                   + did_you_mean(input, list(PARAMETERS.names) + list(factors))
-                                   + (f" Drug factors of this run: {', '.join(factors)}."
-                                      if factors else ""))
-        m = result.metrics()
-        if metric not in m:
-            raise NeurosimKeyError(f"unknown metric {metric!r}." + did_you_mean(metric, list(m)))
-        x_all = (np.asarray(factors[input], dtype=float) if input in factors
-                 else np.asarray(result.parameters)[:, PARAMETER_INDEX[input]])
         from ..simulation import METRICS
 
+        data, factor_names = [], set()
+        for a in arms:
+            r = result.result(a)
+            factors = dict(r.drug_factors or {})
+            factor_names |= set(factors)
+            if input in factors:
+                x = np.asarray(factors[input], dtype=float)
+            elif input in PARAMETER_INDEX:
+                x = np.asarray(r.parameters)[:, PARAMETER_INDEX[input]]
+            else:
+                continue   # an arm without the drug has no factor on it
+            data.append((a, x, result.metrics(a, [metric])[metric], _ok(result, a)))
+        if not data:
+            raise NeurosimKeyError(f"unknown model parameter or drug factor {input!r}."
+                                   + did_you_mean(input, list(PARAMETERS.names)
+                                                  + sorted(factor_names))
+                                   + (f" Drug factors of these runs: "
+                                      f"{', '.join(sorted(factor_names))}."
+                                      if factor_names else ""))
         units = {k: u for k, u, _ in METRICS}
-        name = f"scenario '{result.name}'"
-        data = [(result.name, x_all, m[metric], _ok(result, None))]
+    name = _label(result)
     if ax is None:
         ax = _new_axes()
     if log_x is None:
@@ -448,28 +544,15 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
 
 
 def _arms(result, arm):
-    """Arms to draw: a sweep's named arm(s) (default all), or [None] for a ScenarioResult."""
-    if _is_sweep(result):
-        arms = result.arms if arm is None else ([arm] if isinstance(arm, str) else list(arm))
-        return [result._arm(a) for a in arms]
-    if arm is not None:
-        raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one treatment.")
-    return [None]
-
-
-def _arm_label(result, arm) -> str:
-    return arm if arm is not None else result.name
+    """Arms to draw: the named arm(s), or every arm (``result`` from :func:`_arms_of`)."""
+    arms = result.arms if arm is None else ([arm] if isinstance(arm, str) else list(arm))
+    return [result._arm(a) for a in arms]
 
 
 def _ok_metrics(result, arm, names) -> dict:
     """Metrics of the finished, successful patients of one arm."""
     ok = _ok(result, arm)
-    if _is_sweep(result):
-        m = result.metrics(arm, names)
-    else:
-        allm = result.metrics()
-        m = {k: np.asarray(allm[k]) for k in names}
-    return {k: np.asarray(v, dtype=float)[ok] for k, v in m.items()}
+    return {k: np.asarray(v, dtype=float)[ok] for k, v in result.metrics(arm, names).items()}
 
 
 def nrs_change(baseline, endpoint) -> np.ndarray:
@@ -496,9 +579,9 @@ def responder_rates(result, *, arm=None, ax=None, level: float = 0.95):
 
     Parameters
     ----------
-    result : SweepResult or ScenarioResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     arm : str or list of str, optional
-        Sweep arms (default: every arm).
+        Arms (a sweep's arm names, or a list's scenario names; default: every arm).
     ax : matplotlib Axes, optional
     level : float
         Coverage of the intervals (default 0.95).
@@ -509,6 +592,7 @@ def responder_rates(result, *, arm=None, ax=None, level: float = 0.95):
     """
     from .stats import wilson_interval
 
+    result = _arms_of(result)
     arms = _arms(result, arm)
     if ax is None:
         ax = _new_axes()
@@ -529,7 +613,7 @@ def responder_rates(result, *, arm=None, ax=None, level: float = 0.95):
             lo.append(100 * (p - low) if n else 0.0)
             hi.append(100 * (high - p) if n else 0.0)
             if j == 0:
-                labels.append(f"{_arm_label(result, a)}\n(n = {n})")
+                labels.append(f"{a}\n(n = {n})")
                 drawn += n
         x = np.arange(len(arms)) + (j - 0.5) * width
         ax.bar(x, rate, width=width, color=colour, label=words,
@@ -558,21 +642,22 @@ def change_distribution(result, *, arm=None, ax=None):
 
     Parameters
     ----------
-    result : SweepResult or ScenarioResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     arm : str or list of str, optional
-        Sweep arms (default: every arm).
+        Arms (a sweep's arm names, or a list's scenario names; default: every arm).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    result = _arms_of(result)
     arms = _arms(result, arm)
     data, labels = [], []
     for a in arms:
         m = _ok_metrics(result, a, ["nrs_baseline", "nrs_endpoint"])
         data.append(nrs_change(m["nrs_baseline"], m["nrs_endpoint"]))
-        labels.append(f"{_arm_label(result, a)}\n(n = {data[-1].size})")
+        labels.append(f"{a}\n(n = {data[-1].size})")
     if not any(d.size for d in data):
         raise NeurosimValueError("no finished patient with a baseline NRS above 0 to plot.")
     if ax is None:
@@ -607,9 +692,9 @@ def overview(result, *, arm=None, output: str = "nrs", max_patients: int | None 
 
     Parameters
     ----------
-    result : SweepResult or ScenarioResult
+    result : SweepResult, ScenarioResult, list of ScenarioResult or ResultSet
     arm : str or list of str, optional
-        Sweep arms (default: every arm).
+        Arms (a sweep's arm names, or a list's scenario names; default: every arm).
     output : str
         Output drawn over time (default ``"nrs"``).
     max_patients : int or None
@@ -623,37 +708,30 @@ def overview(result, *, arm=None, output: str = "nrs", max_patients: int | None 
     """
     from matplotlib.figure import Figure
 
-    if not _is_sweep(result) and result.n_patients == 1:
-        if arm is not None:
-            raise NeurosimValueError("arm applies to sweeps; a ScenarioResult has one "
-                                     "treatment.")
-        fig = Figure(figsize=(8, 4.5), layout="constrained")
-        result.plot(fig.subplots())
-        return fig
+    result = _arms_of(result)
     arms = _arms(result, arm)
-    with_bands = (bool(result.outputs) and output in result.outputs) if _is_sweep(result) \
-        else output in result.data
-    if _is_sweep(result) and result.outputs and output not in result.outputs:
-        raise NeurosimKeyError(f"{result.path} has no trajectories of {output!r}."
+    if not _is_sweep(result) and result.n_patients == 1 and len(arms) == 1:
+        fig = Figure(figsize=(8, 4.5), layout="constrained")
+        result.result(arms[0]).plot(fig.subplots())
+        return fig
+    if result.outputs and output not in result.outputs:
+        where = result.path if _is_sweep(result) else result.label
+        raise NeurosimKeyError(f"{where} has no trajectories of {output!r}."
                                + did_you_mean(output, result.outputs)
                                + f" Outputs: {', '.join(result.outputs)}.")
-    if not _is_sweep(result) and output not in result.data:
-        raise NeurosimKeyError(f"scenario '{result.name}' has no output {output!r}."
-                               + did_you_mean(output, list(result.data))
-                               + f" Outputs: {', '.join(result.data)}.")
+    with_bands = output in result.outputs
     wide = max(8.0, 1.6 * len(arms) + 4.0)
     if with_bands:
         fig = Figure(figsize=(wide, 8.0), layout="constrained")
         top, bottom = fig.subfigures(2, 1, height_ratios=(1.0, 1.0))
-        population_bands(result, output, arm=arms if _is_sweep(result) else None,
-                         ax=top.subplots(), max_patients=max_patients, seed=seed)
+        population_bands(result, output, arm=arms, ax=top.subplots(),
+                         max_patients=max_patients, seed=seed)
         left, right = bottom.subplots(1, 2)
     else:
         fig = Figure(figsize=(wide, 4.2), layout="constrained")
         left, right = fig.subplots(1, 2)
-    sel = arms if _is_sweep(result) else None
-    responder_rates(result, arm=sel, ax=left)
-    change_distribution(result, arm=sel, ax=right)
-    what = f"sweep '{result.name}'" if _is_sweep(result) else f"scenario '{result.name}'"
+    responder_rates(result, arm=arms, ax=left)
+    change_distribution(result, arm=arms, ax=right)
+    what = _label(result)
     fig.suptitle(what, fontsize=11)
     return fig
