@@ -288,3 +288,16 @@ def test_a_list_of_population_runs_is_drawn_as_arms(files):
         ResultSet([open_sweep(files["sweep"])])
     with pytest.raises(NeurosimKeyError, match="no arm named 'placebo'"):
         plots.responder_rates([control, drug], arm="placebo")
+
+
+def test_patient_trajectories_median_of_a_sample(files):
+    sw = open_sweep(files["sweep"])
+    full = sw.trajectories("control", "nrs")
+    ax = plots.patient_trajectories(sw, "nrs", arm="control", n=3, seed=2)
+    assert ax.get_lines()[3].get_label() == "median of 12 patients"
+    np.testing.assert_array_equal(ax.get_lines()[3].get_ydata(), np.nanmedian(full, axis=0))
+    ax = plots.patient_trajectories(sw, "nrs", arm="control", n=3, seed=2, max_patients=5)
+    rows = np.sort(np.random.default_rng(2).choice(np.arange(12), size=5, replace=False))
+    assert ax.get_lines()[3].get_label() == "median of a random 5 of 12 patients"
+    np.testing.assert_array_equal(ax.get_lines()[3].get_ydata(),
+                                  np.nanmedian(full[rows], axis=0))

@@ -47,8 +47,8 @@ def register(subparsers) -> None:
     p.add_argument("--patients", type=int, default=20, metavar="N",
                    help="patients: how many random patients (default: 20)")
     p.add_argument("--max-patients", type=int, default=20_000, metavar="N",
-                   help="overview and bands: a random sample of at most N patients per arm for "
-                        "the bands (default: 20000; 0: all)")
+                   help="overview, bands and patients: a random sample of at most N patients "
+                        "per arm for the bands and medians (default: 20000; 0: all)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random samples (default: 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -120,7 +120,8 @@ def _figure(res, args):
         return fig
     if args.kind == "patients":
         return _per_arm(res, arms, lambda a, ax: plots.patient_trajectories(
-            res, args.trajectory, arm=a, n=args.patients, seed=args.seed, ax=ax))
+            res, args.trajectory, arm=a, n=args.patients, seed=args.seed, ax=ax,
+            max_patients=cap))
     return _per_arm(res, arms, lambda a, ax: plots.waterfall(res, arm=a, ax=ax))
 
 

@@ -289,7 +289,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
 
 
 def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, seed: int = 0,
-                         ax=None):
+                         ax=None, max_patients: int | None = 20_000):
     """A seeded random sample of patients' trajectories, over the population median.
 
     Parameters
@@ -303,6 +303,10 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
     seed : int
         Seed of the draw.
     ax : matplotlib Axes, optional
+    max_patients : int or None
+        The median is that of a seeded random sample of at most this many
+        finished patients (None: all), read in blocks of rows (bounded
+        memory on large sweeps); the patients drawn come from that sample.
 
     Returns
     -------
@@ -310,7 +314,7 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
     """
     if n < 1:
         raise NeurosimValueError(f"n must be >= 1; got {n}.")
-    t, x, unit, _, name, _ = _trajectory(_arms_of(result), output, arm)
+    t, x, unit, _, name, n_ok = _trajectory(_arms_of(result), output, arm, max_patients, seed)
     if x.shape[0] == 0:
         raise NeurosimValueError(f"{name}: no finished patient to plot.")
     if ax is None:
@@ -322,7 +326,8 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
         ax.plot(w, x[i], color="tab:blue", alpha=0.35, lw=0.8,
                 label="individual patients" if j == 0 else None)
     ax.plot(w, np.nanmedian(x, axis=0), color="black", lw=1.8,
-            label=f"median of {x.shape[0]} patients")
+            label=(f"median of {n_ok} patients" if x.shape[0] == n_ok
+                   else f"median of a random {x.shape[0]} of {n_ok} patients"))
     ax.axvline(0.0, color="0.3", ls="--", lw=0.8)
     if output == "nrs":
         ax.set_ylim(0, 10)
