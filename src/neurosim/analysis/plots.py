@@ -219,7 +219,7 @@ def _ylabel(output, unit):
 
 def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: float = 5.0,
                      high: float = 95.0, color=None, label: str | None = None,
-                     max_patients: int | None = None, seed: int = 0):
+                     max_patients: int | None = None, seed: int = 0, source: bool = True):
     """Median and a percentile band of an output over time.
 
     Parameters
@@ -242,6 +242,8 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
         is bounded by the sample.
     seed : int
         Seed of that sample.
+    source : bool
+        Name the sweep or scenarios in the title (default True).
 
     Returns
     -------
@@ -283,7 +285,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     who = (f"{finished} patients" if used == finished
            else f"a random {used} of {finished} patients")
     ax.set_title(f"{_LABELS.get(output, output)}: median and {low:g}-{high:g} %\nof "
-                 f"{who} ({src})", fontsize=10)
+                 f"{who}" + (f" ({src})" if source else ""), fontsize=10)
     ax.legend(loc="best", fontsize=7, frameon=False)
     return ax
 
@@ -730,7 +732,7 @@ def overview(result, *, arm=None, output: str = "nrs", max_patients: int | None 
         fig = Figure(figsize=(wide, 8.0), layout="constrained")
         top, bottom = fig.subfigures(2, 1, height_ratios=(1.0, 1.0))
         population_bands(result, output, arm=arms, ax=top.subplots(),
-                         max_patients=max_patients, seed=seed)
+                         max_patients=max_patients, seed=seed, source=False)
         left, right = bottom.subplots(1, 2)
     else:
         fig = Figure(figsize=(wide, 4.2), layout="constrained")
