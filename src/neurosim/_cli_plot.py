@@ -131,11 +131,10 @@ def _cmd_plot(args) -> int:
     from .errors import NeurosimValueError
     from .io import open_results
 
-    for opt in ("patients", "max_patients"):
-        v = getattr(args, opt)
-        if v < (0 if opt == "max_patients" else 1):
-            raise NeurosimValueError(f"--{opt.replace('_', '-')} must be >= "
-                                     f"{0 if opt == 'max_patients' else 1}; got {v}.")
+    if args.patients < 1:
+        raise NeurosimValueError(f"--patients must be >= 1; got {args.patients}.")
+    if args.max_patients < 0:
+        raise NeurosimValueError(f"--max-patients must be >= 0; got {args.max_patients}.")
     out = Path(args.output) if args.output else Path(
         f"{safe_name(Path(args.file).stem)}_{args.kind.replace('-', '_')}.png")
     check_target(out, FIGURE_SUFFIXES, "-o")

@@ -535,25 +535,17 @@ class Scenario:
         from .model.parameters import N_MODEL_PARAMS, PARAMETER_INDEX, PARAMETERS
         from .sweep.spec import read_rank_correlations
 
+        excluded = {r.name: "does not vary between patients (its table CV is 0)."
+                    for r in PARAMETERS.rows if r.cv == 0}
+        excluded.update({name: "is held fixed by [patient.parameters], so it does not vary "
+                               "between patients." for name in self.parameter_overrides})
         index = {r.name: PARAMETER_INDEX[r.name] for r in PARAMETERS.rows
-                 if r.cv > 0 and r.name not in self.parameter_overrides}
+                 if r.name not in excluded}
         index.update({d.name: N_MODEL_PARAMS + j for j, d in enumerate(self.drug_variability)})
-        if isinstance(items, list):
-            for i, item in enumerate(items):
-                pair = item.get("parameters") if isinstance(item, Mapping) else None
-                for name in pair if isinstance(pair, list) else []:
-                    if name in self.parameter_overrides:
-                        raise rd.error(f"population.correlations[{i}].parameters",
-                                       f"{name!r} is held fixed by [patient.parameters], so "
-                                       "it does not vary between patients.")
-                    if name in PARAMETER_INDEX and name not in index:
-                        raise rd.error(f"population.correlations[{i}].parameters",
-                                       f"{name!r} does not vary between patients (its table "
-                                       "CV is 0).")
         self.population_correlation = read_rank_correlations(
             items, index, N_MODEL_PARAMS + len(self.drug_variability), rd,
             key="population.correlations",
-            what="a model parameter or a drug factor of [population.drugs]")
+            what="a model parameter or a drug factor of [population.drugs]", excluded=excluded)
 
     @property
     def correlation_names(self) -> list:

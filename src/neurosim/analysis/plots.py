@@ -123,6 +123,12 @@ class ResultSet:
     def status(self, arm=None) -> np.ndarray:
         return np.asarray(self.result(arm).status)
 
+    def metric_units(self) -> dict:
+        """Unit of each metric."""
+        from ..simulation import METRICS
+
+        return {k: u for k, u, _ in METRICS}
+
     def metrics(self, arm=None, names=None) -> dict:
         m = self.result(arm).metrics()
         names = list(m) if names is None else names
@@ -143,6 +149,13 @@ def _arms_of(result):
 
 def _label(R) -> str:
     return f"sweep '{R.name}'" if _is_sweep(R) else R.label
+
+
+def _arm_title(R, arm) -> str:
+    """One arm, named in messages and titles."""
+    if _is_sweep(R):
+        return f"sweep '{R.name}', arm '{arm}'"
+    return f"scenario '{arm}'" if len(R.arms) == 1 else f"{R.label}, arm '{arm}'"
 
 
 def _ok(R, arm):
@@ -167,7 +180,7 @@ def _sample_rows(ok, max_patients, seed):
 
 
 def _trajectory(result, output, arm, max_patients=None, seed=0):
-    """(t in h, values (n_used, n_times), unit, n_left_out, name, n_ok) of one output.
+    """(t in h, values (n_used, n_times), unit, name, n_ok) of one output.
 
     With ``max_patients``, a seeded random sample of the finished patients is
     used when there are more; a sweep's file is read in blocks of rows, so
@@ -190,19 +203,12 @@ def _trajectory(result, output, arm, max_patients=None, seed=0):
                 x[filled:filled + hi - lo] = block[rows[lo:hi] - start]
                 filled += hi - lo
         unit = _sweep_output_unit(result, arm, output)
-        name = f"sweep '{result.name}', arm '{arm}'"
     else:
         r = result.result(arm)
-        if output not in r.data:
-            raise NeurosimKeyError(f"scenario '{r.name}' has no output {output!r}."
-                                   + did_you_mean(output, list(r.data))
-                                   + f" Outputs: {', '.join(r.data)}.")
-        x = np.asarray(r[output])[rows]
+        x = np.asarray(r[output])[rows]     # an unknown name: the result's own message
         t = r.t
         unit = r.unit(output)
-        name = (f"scenario '{r.name}'" if len(result.arms) == 1
-                else f"{result.label}, arm '{arm}'")
-    return t, x, unit, int((~ok).sum()), name, int(ok.sum())
+    return t, x, unit, _arm_title(result, arm), int(ok.sum())
 
 
 def _sweep_output_unit(result, arm, output) -> str:
@@ -262,7 +268,7 @@ def population_bands(result, output: str = "nrs", *, arm=None, ax=None, low: flo
     n_used = []
     unit = ""
     for k, a in enumerate(arms):
-        t, x, unit, left, name, n_ok = _trajectory(result, output, a, max_patients, seed)
+        t, x, unit, name, n_ok = _trajectory(result, output, a, max_patients, seed)
         if x.shape[0] == 0:
             raise NeurosimValueError(f"{name}: no finished patient to plot.")
         c = color if (color is not None and len(arms) == 1) else cmap(k % 10)
@@ -316,7 +322,7 @@ def patient_trajectories(result, output: str = "nrs", *, arm=None, n: int = 20, 
     """
     if n < 1:
         raise NeurosimValueError(f"n must be >= 1; got {n}.")
-    t, x, unit, _, name, n_ok = _trajectory(_arms_of(result), output, arm, max_patients, seed)
+    t, x, unit, name, n_ok = _trajectory(_arms_of(result), output, arm, max_patients, seed)
     if x.shape[0] == 0:
         raise NeurosimValueError(f"{name}: no finished patient to plot.")
     if ax is None:
@@ -365,13 +371,9 @@ def waterfall(result, *, arm=None, ax=None):
     arm = result._arm(arm)
     ok = _ok(result, arm)
     m = result.metrics(arm, ["nrs_baseline", "nrs_endpoint"])
-    if _is_sweep(result):
-        name = f"sweep '{result.name}', arm '{arm}'"
-        endpoint = float(result.header.get("endpoint_h", np.nan))
-    else:
-        name = (f"scenario '{arm}'" if len(result.arms) == 1
-                else f"{result.label}, arm '{arm}'")
-        endpoint = float(result.result(arm).endpoint)
+    name = _arm_title(result, arm)
+    endpoint = float(result.header.get("endpoint_h", np.nan) if _is_sweep(result)
+                     else result.result(arm).endpoint)
     change = np.sort(nrs_change(m["nrs_baseline"][ok], m["nrs_endpoint"][ok]))[::-1]
     if change.size == 0:
         raise NeurosimValueError(f"{name}: no finished patient with a baseline NRS above 0.")
@@ -486,12 +488,10 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
             raise NeurosimKeyError(f"{input!r} does not vary between the patients of "
                                    f"{result.path}." + did_you_mean(input, known)
                                    + (f" Inputs: {', '.join(known)}." if known else ""))
-        units = result.metric_units()
         data = [(a, x_all, result.metrics(a, [metric])[metric], _ok(result, a))
                 for a in arms]
     else:
         from ..model.parameters import PARAMETER_INDEX, PARAMETERS
-        from ..simulation import METRICS
 
         data, factor_names = [], set()
         for a in arms:
@@ -512,7 +512,7 @@ def metric_by_input(result, input: str, metric: str = "mme_per_day", *, arm=None
                                    + (f" Drug factors of these runs: "
                                       f"{', '.join(sorted(factor_names))}."
                                       if factor_names else ""))
-        units = {k: u for k, u, _ in METRICS}
+    units = result.metric_units()
     name = _label(result)
     if ax is None:
         ax = _new_axes()

@@ -1152,7 +1152,8 @@ def _strip(exc, source=None) -> str:
     return _bare(exc)
 
 
-def read_rank_correlations(items, index, d: int, rd, *, key: str, what: str):
+def read_rank_correlations(items, index, d: int, rd, *, key: str, what: str,
+                           excluded=None):
     """Read ``[[<key>]]`` tables (``parameters = [a, b]``, ``rank = r``) into a matrix.
 
     Parameters
@@ -1168,6 +1169,9 @@ def read_rank_correlations(items, index, d: int, rd, *, key: str, what: str):
         Dotted key of the list (``"sweep.correlations"``).
     what : str
         What a name must be, for the messages ("a drug factor of [population.drugs]").
+    excluded : dict, optional
+        Names that exist but cannot be correlated -> why (the rest of the
+        message after the quoted name).
 
     Returns
     -------
@@ -1196,6 +1200,8 @@ def read_rank_correlations(items, index, d: int, rd, *, key: str, what: str):
             raise rd.error(f"{ikey}.parameters", "give two names, e.g. parameters = "
                                                  "[\"a\", \"b\"].")
         for p in pair:
+            if p in (excluded or {}):
+                raise rd.error(f"{ikey}.parameters", f"{p!r} {excluded[p]}")
             if p not in index:
                 raise rd.error(f"{ikey}.parameters",
                                f"{p!r} is not {what}." + did_you_mean(p, list(index))
