@@ -10,9 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from neurosim.cli import main  # noqa: E402
+from neurosim.io import read_results  # noqa: E402
 from neurosim.simulation import ScenarioResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,6 +156,14 @@ def test_compare_of_populations_adds_the_population_figure(tmp_path, capsys):
     assert code == 0, err
     assert (outdir / "population.png").stat().st_size > 10_000
     assert f"wrote {outdir / 'comparison.png'}, {outdir / 'population.png'}" in out
+    # the same 4 patients in both: beta's paired effects against alpha, as neurosim effects
+    assert "Paired effects against 'alpha'" in out
+    rows = list(csv.DictReader((outdir / "effects.csv").open()))
+    alpha, beta = (read_results(outdir / f"{n}.h5").metrics() for n in ("alpha", "beta"))
+    auc = next(r for r in rows if r["metric"] == "pain_auc")
+    assert (auc["arm"], auc["control"], int(auc["n"])) == ("beta", "alpha", 4)
+    assert float(auc["difference"]) == pytest.approx(
+        np.mean(beta["pain_auc"] - alpha["pain_auc"]), rel=1e-12)
 
 
 def test_compare_bad_input_writes_nothing(tmp_path, capsys):

@@ -7,7 +7,9 @@ ranks the baseline markers and writes
   ``neurosim biomarkers --plot``;
 * ``docs/figures/biomarkers_population.png`` -- NRS bands of the three
   arms, free plasma NGF in the untreated and tanezumab arms, and the
-  waterfall of the tanezumab arm.
+  waterfall of the tanezumab arm;
+* ``docs/figures/effects_biomarkers.png`` -- the forest plot of ``neurosim
+  effects --control untreated --plot`` (docs/effects.md).
 
 Usage::
 
@@ -29,6 +31,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from neurosim.analysis import plots  # noqa: E402
 from neurosim.analysis.biomarkers import rank_biomarkers  # noqa: E402
+from neurosim.analysis.effects import plot_effects, treatment_effects  # noqa: E402
 from neurosim.sweep import open_sweep, run_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,8 +64,12 @@ def main() -> None:
         for a in ax:
             a.title.set_fontsize(8)
         fig.savefig(FIGURES / "biomarkers_population.png", dpi=110)
-    print(f"wrote {FIGURES / 'biomarkers_ranking.png'} and "
-          f"{FIGURES / 'biomarkers_population.png'}")
+
+        effects = treatment_effects(res, "untreated")
+        print(effects.format())
+        plot_effects(effects).savefig(FIGURES / "effects_biomarkers.png", dpi=110)
+    print(f"wrote {FIGURES / 'biomarkers_ranking.png'}, "
+          f"{FIGURES / 'biomarkers_population.png'} and {FIGURES / 'effects_biomarkers.png'}")
 
 
 if __name__ == "__main__":

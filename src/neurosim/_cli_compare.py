@@ -18,7 +18,8 @@ def register(subparsers) -> None:
                      "of every scenario and its four components), comparison.csv (every "
                      "metric), one results file per scenario and, for populations "
                      "(--patients N), population.png (bands over time, responder rates and "
-                     "change of pain per scenario); print the table. Exit "
+                     "change of pain per scenario) and effects.csv (each scenario against the "
+                     "first on the same patients, as 'neurosim effects'); print the tables. Exit "
                      "status: 0 success, 1 a simulation failed, 2 bad input (nothing "
                      "written)."))
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
@@ -76,10 +77,36 @@ def _cmd_compare(args) -> int:
     if len({r.n_patients for r in results}) == 1 and results[0].n_patients > 1:
         from .analysis.plots import ResultSet, overview
 
-        save_figure(overview(ResultSet(results, names=names)), outdir / "population.png")
+        arms = ResultSet(results, names=names)
+        save_figure(overview(arms), outdir / "population.png")
         figures.append(outdir / "population.png")
+        effects = _paired_effects(arms, outdir)
+    else:
+        effects = None
     print(format_table(rows), end="")
-    print(f"wrote {', '.join(str(f) for f in figures)}, {outdir / 'comparison.csv'} and "
-          f"{len(results)} results file(s) in {outdir}")
+    tables = [outdir / "comparison.csv"]
+    if effects is not None:
+        print()
+        print(effects.format())
+        tables.append(outdir / "effects.csv")
+    print(f"wrote {', '.join(str(f) for f in figures + tables)} and {len(results)} results "
+          f"file(s) in {outdir}")
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _paired_effects(arms, outdir):
+    """Effects of every scenario against the first on the same patients (effects.csv).
+
+    None, with a note on stderr, when the runs are not the same patients.
+    """
+    from .analysis.effects import treatment_effects
+    from .errors import NeurosimValueError
+
+    try:
+        effects = treatment_effects(arms)
+    except NeurosimValueError as exc:
+        print(f"neurosim compare: no paired effects: {exc}", file=sys.stderr)
+        return None
+    effects.to_csv(outdir / "effects.csv")
+    return effects

@@ -52,6 +52,7 @@ _SUBCOMMAND_MODULES = (
     "neurosim._cli_sensitivity",
     "neurosim._cli_dose_response",
     "neurosim._cli_plot",
+    "neurosim._cli_effects",
 )
 
 

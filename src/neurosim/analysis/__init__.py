@@ -21,6 +21,10 @@ sensitivity
 doseresponse
     Population dose-response, ED50 with a bootstrap interval, the
     therapeutic window and paired comparisons of drugs.
+effects
+    Paired effects of each arm against a control on the same patients:
+    mean differences (paired t), responder-rate differences (Newcombe's
+    paired interval, McNemar's exact test) and the number needed to treat.
 sa_plots
     Tornado, Morris and dose-response figures.
 """
