@@ -97,6 +97,9 @@ assert varied.success.all() and _np.isfinite(relief).all()
 assert _np.corrcoef(_np.log(cl_factor), relief)[0, 1] < 0     # faster clearance, less relief
 assert list(dose_response.index) == DOSES
 assert len(results) == len(standard) + 2 and all(r.success.all() for r in results)
+_e = effects.get("untreated", "nrs_week12")   # the same patients, paired against morphine
+_d = results[0].metrics()["nrs_week12"] - results[3].metrics()["nrs_week12"]
+assert _e.n == _d.size and abs(_e.difference - _np.mean(_d)) < 1e-12
 assert ex.ok and ex.values()["drug1"] == "ccr2x", ex.message
 '''),
 }

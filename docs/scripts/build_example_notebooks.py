@@ -1168,6 +1168,24 @@ pd.DataFrame(summary_rows(results)).set_index("scenario")[
     ["nrs_week4", "nrs_week12", "pain_auc", "responder_30", "mme_per_day",
      "side_effect_burden"]].round(2)'''),
     md('''
+Because every arm treats the same patients, each can be compared with
+standard care **patient by patient**: the mean of the per-patient
+differences from titrated morphine with its paired 95 % interval, and for
+the responder rate the difference with Newcombe's paired interval (what
+`neurosim effects` and `neurosim compare --patients N` print;
+`docs/effects.md`). An interval that crosses the dashed line is a
+difference this many virtual patients cannot tell from none.
+'''),
+    code('''
+from neurosim.analysis.effects import plot_effects, treatment_effects
+
+effects = treatment_effects(results, control="morphine_titrated",
+                            metrics=["nrs_week12", "pain_auc", "responder_30",
+                                     "side_effect_burden"])
+display(plot_effects(effects))
+pd.DataFrame(effects.rows()).set_index(["arm", "metric"])[
+    ["n", "difference", "low", "high", "nnt"]].round(3)'''),
+    md('''
 ## 6. From notebook to scenario file
 
 `sc.text` is the scenario as TOML: the drug table included. Save it, check
