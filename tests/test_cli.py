@@ -207,3 +207,22 @@ def test_real_subprocess_exit_codes(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "unobtainium" in proc.stderr
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_version_and_citation_metadata_agree(capsys):
+    # `neurosim --version`, the package and CITATION.cff name one version; the
+    # citation file has the keys Citation File Format 1.2.0 requires.
+    import re
+
+    import neurosim
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"neurosim {neurosim.__version__}"
+    cff = (Path(__file__).resolve().parents[1] / "CITATION.cff").read_text(encoding="utf-8")
+    keys = dict(re.findall(r"^([a-z][a-z-]*):[ ]*(.*)$", cff, flags=re.M))
+    assert {"cff-version", "message", "title", "authors"} <= keys.keys()
+    assert keys["cff-version"] == "1.2.0"
+    assert keys["version"] == neurosim.__version__
+    assert keys["license"] == "BSD-3-Clause"
