@@ -315,12 +315,6 @@ class EffectTable:
                 f"metrics={self.metrics}, level={self.level})")
 
 
-def _source(R) -> str:
-    from .plots import _is_sweep
-
-    return f"sweep '{R.name}'" if _is_sweep(R) else R.label
-
-
 def _check_paired(R) -> None:
     """Population runs compared as arms must be the same patients.
 
@@ -376,14 +370,14 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
     NeurosimKeyError
         An unknown arm or metric (with the names that exist).
     """
-    from .plots import _arms_of, _ok
+    from .plots import _arms_of, _label, _ok
 
     level = _check_level(level)
     R = _arms_of(result)
     _check_paired(R)
     if len(R.arms) < 2:
         raise NeurosimValueError(
-            f"{_source(R)} has one arm ({R.arms[0]!r}); paired effects need a control and at "
+            f"{_label(R)} has one arm ({R.arms[0]!r}); paired effects need a control and at "
             "least one other arm (a sweep with [[sweep.arms]], or population runs of several "
             "scenarios on the same patients).")
     control = R._arm(control if control is not None else R.arms[0])
@@ -436,7 +430,7 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
                     control_value=float(y[keep].mean()) if n else math.nan,
                     arm_value=float(x[keep].mean()) if n else math.nan,
                     difference=diff, low=low, high=high, p_value=p, **common))
-    return EffectTable(effects, control, level, _source(R))
+    return EffectTable(effects, control, level, _label(R))
 
 
 def plot_effects(table: EffectTable, *, metrics=None, fig=None):
