@@ -301,3 +301,64 @@ def test_patient_trajectories_median_of_a_sample(files):
     assert ax.get_lines()[3].get_label() == "median of a random 5 of 12 patients"
     np.testing.assert_array_equal(ax.get_lines()[3].get_ydata(),
                                   np.nanmedian(full[rows], axis=0))
+
+
+def _damage(path, how):
+    """Damage a copy of a results file as a disk fault or a hand edit might."""
+    with h5py.File(path, "r+") as f:
+        kind, _, what = how.partition(":")
+        if kind == "del-attr":
+            del f.attrs[what]
+        elif kind == "attr":
+            key, value = what.split("=", 1)
+            f.attrs[key] = value
+        elif kind == "del":
+            del f[what]
+        elif kind == "short":               # a dataset one row shorter
+            x = f[what][()]
+            del f[what]
+            f[what] = x[:-1]
+        elif kind == "scalar":
+            del f[what]
+            f[what] = 1.0
+        elif kind == "nan":
+            f[what][0] = np.nan
+
+
+@pytest.mark.parametrize("which,how,words", [
+    ("sweep", "del-attr:arms", "the attribute 'arms' is missing"),
+    ("sweep", "attr:arms=not json", "the attribute 'arms' is unreadable"),
+    ("sweep", "attr:arms=[]", "the list is empty"),
+    ("sweep", "attr:n_patients=-5", "'n_patients' is unreadable"),
+    ("sweep", "attr:endpoint_h=soon", "'endpoint_h' is unreadable"),
+    ("sweep", "del:arms/morphine/status", "'arms/morphine/status' is missing"),
+    ("sweep", "short:arms/control/metrics/pain_auc", "'arms/control/metrics/pain_auc' has shape"),
+    ("sweep", "short:time", "times; 'time' has"),
+    ("sweep", "del:patients/parameters", "'patients/parameters' is missing"),
+    ("summary", "del:arms/control/metrics", "'arms/control/metrics' is missing"),
+    ("run", "scalar:outputs/nrs", "the output 'nrs' has shape ()"),
+    ("run", "nan:time", "the save times 'time' are not an increasing list"),
+    ("run", "del:outputs/sedation", "the output 'sedation' is missing"),
+    ("run", "attr:format=neurosim-sweep", "damaged sweep file"),
+])
+def test_damaged_files_are_named_not_tracebacks(files, which, how, words, tmp_path, capsys):
+    # Every reader goes through the layout check: one line naming the file and
+    # what is wrong, exit status 2, no figure.
+    path = tmp_path / f"{which}.h5"
+    path.write_bytes(files[which].read_bytes())
+    _damage(path, how)
+    with pytest.raises(ResultsFileError, match="damaged"):
+        open_results(path)
+    fig = tmp_path / "x.png"
+    code, out, err = run(["plot", path, "-o", fig], capsys)
+    assert code == 2 and words in err and str(path) in err, err
+    assert len(err.strip().splitlines()) == 1 and not fig.exists()
+
+
+def test_resume_of_a_damaged_sweep_file_is_refused(files, tmp_path, capsys):
+    path = tmp_path / "r.h5"
+    path.write_bytes(files["summary"].read_bytes())
+    _damage(path, "attr:batch_rows=many")
+    code, _, err = run(["sweep", files["src"], "-o", path, "--resume", "--summary-only", "-q"],
+                       capsys)
+    assert code == 2 and "'batch_rows' is unreadable" in err

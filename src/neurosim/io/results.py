@@ -440,8 +440,31 @@ def read_results(path):
         except (KeyError, ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
             raise ResultsFileError(f"{p}: incomplete or damaged neurosim results file "
                                    f"({exc}).") from None
-    if "nrs" not in result.data or result.data["nrs"].shape != (result.n_patients,
-                                                                result.t.size):
-        raise ResultsFileError(f"{p}: damaged results file (the NRS output is missing or has "
-                               "the wrong shape).")
+    _check_run_layout(result, p)
     return result
+
+
+def _check_run_layout(result, p) -> None:
+    """The arrays of a run's file fit together (a damaged file fails here, by name)."""
+    def bad(what):
+        raise ResultsFileError(f"{p}: damaged results file ({what}).")
+
+    t = np.asarray(result.t)
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        bad("the save times 'time' are not an increasing list of finite numbers")
+    n = np.asarray(result.parameters).shape[0] if np.ndim(result.parameters) == 2 else -1
+    if n < 1:
+        bad("'patients/parameters' is not a (patients, parameters) table")
+    for name in ("nrs", "side_effect_burden", "sedation", "constipation"):  # the metrics read them
+        if name not in result.data:
+            bad(f"the output {name!r} is missing")
+    for name, x in result.data.items():
+        if np.shape(x) != (n, t.size):
+            bad(f"the output {name!r} has shape {np.shape(x)}, not ({n}, {t.size})")
+    for name in ("treatment_start", "nrs_baseline", "status", "presented"):
+        if np.shape(getattr(result, name)) != (n,):
+            bad(f"'patients/{name}' has shape {np.shape(getattr(result, name))}, not ({n},)")
+    if np.ndim(result.mme_daily) != 2 or np.shape(result.mme_daily)[0] != n:
+        bad(f"'mme_daily' has shape {np.shape(result.mme_daily)}, not ({n}, days)")
+    if len(result.status_messages) != n:
+        bad("'patients/status_message' does not have one entry per patient")

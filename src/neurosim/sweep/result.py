@@ -1,13 +1,15 @@
 """Reading a sweep's HDF5 file lazily: metrics as arrays, trajectories on demand."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
+from ..errors import (NeurosimError, NeurosimKeyError, NeurosimValueError, ResultsFileError,
+                      did_you_mean)
 from ..io.results import _str_list
 
 __all__ = ["SweepResult", "open_sweep"]
@@ -29,6 +31,29 @@ def pick_arm(arm, arms, what: str) -> str:
         raise NeurosimKeyError(f"no arm named {arm!r}." + did_you_mean(str(arm), arms)
                                + f" Arms: {', '.join(arms)}.")
     return arm
+
+
+def _names(value, empty_ok=False) -> list:
+    """A JSON list of names, checked."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"not a list of names: {value!r}")
+    if not value and not empty_ok:
+        raise ValueError("the list is empty")
+    return list(value)
+
+
+def _count(value) -> int:
+    """A whole number >= 1."""
+    if isinstance(value, (bytes, str)) or float(value) != int(value) or int(value) < 1:
+        raise ValueError(f"not a whole number >= 1: {value!r}")
+    return int(value)
+
+
+def _finite(value) -> float:
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite number: {value!r}")
+    return x
 
 
 def open_sweep(path) -> "SweepResult":
@@ -75,22 +100,94 @@ class SweepResult:
 
         self.path = Path(path)
         self.header = read_header(self.path)
-        self.arms = list(json.loads(self.header["arms"]))
-        self.outputs = list(json.loads(self.header.get("outputs", "[]")))
-        self.n_patients = int(self.header["n_patients"])
-        self.name = str(self.header.get("sweep_name", ""))
-        self.seed = int(self.header.get("seed", 0))
-        self.sweep_text = str(self.header.get("sweep", ""))
+        h = self.header
+        self.arms = self._header_value("arms", lambda v: _names(json.loads(v)))
+        self.outputs = self._header_value("outputs", lambda v: _names(json.loads(v), True),
+                                          "[]")
+        self.n_patients = self._header_value("n_patients", _count)
+        self.name = str(h.get("sweep_name", ""))
+        self.seed = self._header_value("seed", int, 0)
+        self.sweep_text = str(h.get("sweep", ""))
+        for key in ("duration_h", "history_h", "output_interval_h", "endpoint_h"):
+            if key in h:
+                self._header_value(key, _finite)
+        if "batch_rows" in h:
+            self._header_value("batch_rows", _count)
+        self._check_layout()
 
+    def _damaged(self, what: str) -> ResultsFileError:
+        return ResultsFileError(f"{self.path}: damaged sweep file ({what}).")
+
+    def _header_value(self, key, parse, default=None):
+        """A root attribute, parsed; a missing or unreadable one names the file and key."""
+        if key not in self.header:
+            if default is not None:
+                return parse(default)
+            raise self._damaged(f"the attribute {key!r} is missing")
+        try:
+            return parse(self.header[key])
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise self._damaged(f"the attribute {key!r} is unreadable: {exc}") from None
+
+    def _check_layout(self) -> None:
+        """Every dataset the readers use exists with one row per patient (no data read)."""
+        n = self.n_patients
+        with self._file() as f:
+            def need(name, ndim, rows=True):
+                if name not in f or not hasattr(f[name], "shape"):
+                    raise self._damaged(f"the dataset {name!r} is missing")
+                shape = f[name].shape
+                if len(shape) != ndim or (rows and shape[0] != n):
+                    raise self._damaged(f"{name!r} has shape {shape}; expected "
+                                        f"{'(' + str(n) + ', ...)' if rows else str(ndim) + '-D'}")
+                return shape
+
+            need("patients/parameters", 2)
+            need("patients/parameter_names", 1, rows=False)
+            for opt in ("patients/treatment_start", "patients/presented"):
+                if opt in f:
+                    need(opt, 1)
+            if "patients/drug_factors" in f:
+                need("patients/drug_factors", 2)
+            times = None
+            if self.outputs:
+                (times,) = need("time", 1, rows=False)
+            for a in self.arms:
+                for ds in ("done", "status", "failed_in"):
+                    need(f"arms/{a}/{ds}", 1)
+                g = f"arms/{a}/metrics"
+                if g not in f or not len(f[g]):
+                    raise self._damaged(f"the group {g!r} is missing or empty")
+                for m in f[g]:
+                    need(f"{g}/{m}", 1)
+                for o in self.outputs:
+                    shape = need(f"arms/{a}/trajectories/{o}", 2)
+                    if shape[1] != times:
+                        raise self._damaged(f"'arms/{a}/trajectories/{o}' has {shape[1]} "
+                                            f"times; 'time' has {times}")
+
+    @contextlib.contextmanager
     def _file(self):
+        """The file, open for reading; a read that fails names the file as damaged."""
         import h5py
 
         # A running sweep holds its file open for writing; its writes never change the
         # file's structure (docs/file-format.md), so reading alongside is safe.
         try:
-            return h5py.File(self.path, "r", locking=False)
-        except TypeError:  # h5py < 3.5
-            return h5py.File(self.path, "r")
+            try:
+                f = h5py.File(self.path, "r", locking=False)
+            except TypeError:  # h5py < 3.5
+                f = h5py.File(self.path, "r")
+        except OSError:
+            raise ResultsFileError(f"{self.path}: could not be opened (removed, or damaged "
+                                   "since it was opened).") from None
+        try:
+            with f:
+                yield f
+        except NeurosimError:
+            raise
+        except (OSError, KeyError, json.JSONDecodeError) as exc:
+            raise self._damaged(f"a read failed: {exc}") from None
 
     def _arm(self, arm) -> str:
         return pick_arm(arm, self.arms, "sweep")

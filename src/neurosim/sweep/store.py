@@ -431,8 +431,6 @@ def check_resumable(path, sweep, *, summary_only: bool | None) -> dict:
         A different sweep definition (hash), another neurosim version, a
         different choice of ``--summary-only``, or a damaged file.
     """
-    import h5py
-
     from .. import __version__
 
     h = read_header(path)
@@ -453,14 +451,14 @@ def check_resumable(path, sweep, *, summary_only: bool | None) -> dict:
         raise ResultsFileError(
             f"{path} was started {'with' if file_summary else 'without'} --summary-only; "
             f"resume it {'with' if file_summary else 'without'} it too.")
-    try:
-        with h5py.File(path, "r") as f:
-            done = np.ones(int(h["n_patients"]), dtype=bool)
-            for arm in json.loads(h["arms"]):
-                done &= f[f"arms/{arm}/done"][()].astype(bool)
-    except (KeyError, OSError, ValueError) as exc:
-        raise ResultsFileError(f"{path}: damaged sweep file ({exc}).") from None
-    h["done"] = done
+    from .result import SweepResult
+
+    res = SweepResult(path)          # its header and datasets checked: damage is named
+    if res.n_patients != sweep.n_patients:
+        raise ResultsFileError(f"{path}: damaged sweep file (it has {res.n_patients} patients; "
+                               f"the sweep has {sweep.n_patients}).")
+    h["done"] = res.done()
+    h["batch_rows"] = res._header_value("batch_rows", int, 256)
     return h
 
 
