@@ -226,3 +226,35 @@ def test_version_and_citation_metadata_agree(capsys):
     assert keys["cff-version"] == "1.2.0"
     assert keys["version"] == neurosim.__version__
     assert keys["license"] == "BSD-3-Clause"
+
+
+def test_file_names_from_long_scenario_names_are_cut():
+    from neurosim._cli_common import safe_name
+
+    assert safe_name("a" * 5000) == "a" * 100
+    assert safe_name("x/y z") == "x_y_z" and safe_name("..") == "scenario"
+
+
+def test_out_of_memory_is_a_message_not_a_traceback(capsys, monkeypatch):
+    import neurosim.cli as cli
+
+    def boom(args):
+        raise MemoryError("Unable to allocate 909. TiB")
+
+    parser_func = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser_func(), boom))
+    code = main(["params"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "out of memory (Unable to allocate 909. TiB)" in err
+    assert "Traceback" not in out + err
+
+
+def _with_func(parser, func):
+    """The parser, with every subcommand's function replaced by ``func``."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(func=func)
+    return parser

@@ -279,6 +279,29 @@ ERRORS = [
     (_with("drugs", {"morphine": {"pk": {"cl": "3 mg"}}}), "drugs.morphine.pk.cl",
      "must be a clearance"),
     (_with("drugs", {"newdrug": {"class": "other"}}), "drugs.newdrug", "molar_mass"),
+    # values that parse but cannot be meant: caught before any simulation
+    (_with("population.size", 10 ** 9), "population.size", "must be <= 100,000,000"),
+    (_with("patient.body_weight", "5 mg"), "patient.body_weight", "between 10 and 400 kg"),
+    (_with("treatments.regimens", ["morphine 1e308 mg po q4h"]), "treatments.regimens[0]",
+     "a kilogram of drug"),
+    (_with("treatments.regimens", ["morphine 10 mg po every 0.0001 s"]),
+     "treatments.regimens", "at most 1,000,000 are allowed"),
+    (_with("treatments.titration", [{"drug": "morphine", "every": "0.001 s"}]),
+     "treatments.titration", "at most 1,000,000 are allowed"),
+    (_with("treatments.titration", [{"drug": "morphine", "step": float("inf")}]),
+     "treatments.titration[0]", "step must be a fraction from 0 to 10"),
+    (_with("treatments.titration", [{"drug": "morphine", "severe_step": float("nan")}]),
+     "treatments.titration[0]", "severe_step must be a fraction from 0 to 10 (e.g. 0.25 "
+     "for +25 %); got nan"),
+    (_with("treatments.titration", [{"drug": "morphine", "max_multiplier": 1e9}]),
+     "treatments.titration[0]", "max_multiplier must be from 1 to 1000"),
+    (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg po", "threshold_nrs": 11}]),
+     "treatments.rescue[0]", "threshold_nrs must lie in 0-10; got 11"),
+    (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg po", "threshold_nrs": -6}]),
+     "treatments.rescue[0]", "threshold_nrs must lie in 0-10; got -6"),
+    (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg po",
+                                  "check_every": "0.001 s"}]),
+     "treatments.rescue", "at most 1,000,000 are allowed"),
 ]
 
 
@@ -294,6 +317,15 @@ def test_errors_name_file_key_and_fix(tmp_path, raw, key, text):
     msg = str(exc)
     assert msg.startswith(f"{path}: [{key}] ")
     assert text in msg
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n"])
+def test_an_empty_scenario_file_is_an_error(tmp_path, text):
+    path = tmp_path / "empty.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match="is empty") as info:
+        load_scenario(path)
+    assert str(info.value).startswith(f"{path}: ")
 
 
 def test_toml_syntax_error_names_the_file(tmp_path):

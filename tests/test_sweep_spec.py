@@ -466,3 +466,16 @@ rank = 0.5
     P, _ = sw.patients(0, 2)
     strata = np.floor(P[:, PARAMETER_INDEX["liver_inflammation"]] / 2 * 2).astype(int)
     assert sorted(strata) == [0, 1]
+
+
+def test_sweep_and_sensitivity_sizes_beyond_a_file_are_refused():
+    # A typo'd patient count is refused when the file is read, not by an
+    # allocation failure half-way through creating the results file.
+    from neurosim.analysis.sensitivity import loads_sensitivity
+
+    with pytest.raises(ScenarioError, match=r"\[sweep.patients\] 1,000,000,000,000,000 patients: "
+                                            r"at most 100,000,000"):
+        loads_sweep(SMALL.format(patients=10 ** 15, design="random"))
+    with pytest.raises(ScenarioError, match=r"\[sensitivity.N\] must be <= 1,048,576"):
+        loads_sensitivity('[scenario]\nname = "sa"\n[sensitivity]\nN = 1000000000000000\n'
+                          '[sensitivity.parameters]\nnrs_s50 = { low = 2, high = 5 }\n')

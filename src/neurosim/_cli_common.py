@@ -115,10 +115,10 @@ def check_run_options(args) -> None:
                                      f"{numba.config.NUMBA_NUM_THREADS}; got {args.threads}.")
 
 
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a scenario name."""
+def safe_name(text: str, max_len: int = 100) -> str:
+    """A file-name-safe version of a scenario name (at most ``max_len`` characters)."""
     out = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in text)
-    return out.strip("._") or "scenario"
+    return out[:max_len].strip("._") or "scenario"
 
 
 def unique(names) -> list:

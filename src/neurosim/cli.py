@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"neurosim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        print(f"neurosim {args.command}: error: out of memory ({exc or 'allocation failed'}); "
+              "run fewer patients at a time (--batch-size, --summary-only) or on a larger "
+              "machine.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -205,6 +205,12 @@ def _bare(exc: Exception) -> str:
     return msg
 
 
+#: Most patients in one population or sweep: a sweep file holds every metric of
+#: every patient (a few hundred bytes each per arm); split larger studies into
+#: several sweeps with different seeds.
+MAX_PATIENTS = 100_000_000
+
+
 class _Reader:
     """Error context of one scenario file."""
 
@@ -242,7 +248,8 @@ class _Reader:
             raise self.error(full, f"must be text (in quotes); got {_show(v)}.")
         return v
 
-    def number(self, value, key, *, minimum=None, integer=False, allow_zero=True):
+    def number(self, value, key, *, minimum=None, integer=False, allow_zero=True,
+               maximum=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "a whole number" if integer else "a number"
             raise self.error(key, f"must be {kind}; got {_show(value)}.")
@@ -253,6 +260,8 @@ class _Reader:
         if minimum is not None and (value < minimum or (value == minimum and not allow_zero)):
             rel = ">=" if allow_zero else ">"
             raise self.error(key, f"must be {rel} {minimum:g}; got {value!r}.")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be <= {maximum:,}; got {value!r}.")
         return value
 
 
@@ -465,6 +474,10 @@ class Scenario:
         self.body_weight = rd.quantity(pat.get("body_weight", "70 kg"), "mass",
                                        "patient.body_weight", minimum=0.0,
                                        allow_zero=False) / 1e6
+        if not 10.0 <= self.body_weight <= 400.0:
+            raise rd.error("patient.body_weight", f"an adult's body weight lies between 10 and "
+                                                  f"400 kg; got {self.body_weight:g} kg (check "
+                                                  "the number and its unit).")
         liver = pat.get("liver", "healthy")
         if not isinstance(liver, str):
             raise rd.error("patient.liver", f"must be a liver-state name in quotes; got "
@@ -484,7 +497,7 @@ class Scenario:
         # [population]
         pop = raw.get("population", {})
         self.population_size = int(rd.number(pop.get("size", 1), "population.size", minimum=1,
-                                             integer=True))
+                                             integer=True, maximum=MAX_PATIENTS))
         self.cv_scale = float(rd.number(pop.get("cv_scale", 1.0), "population.cv_scale",
                                         minimum=0.0))
 
@@ -1029,7 +1042,12 @@ def load_scenario(path) -> Scenario:
         Naming the file and key of the first problem found.
     """
     text, source = _read_text(path)
-    return Scenario.from_dict(_parse_toml(text, source), source=source, text=text)
+    raw = _parse_toml(text, source)
+    if not raw:
+        raise ScenarioError("is empty (or holds only comments): a scenario file needs at least "
+                            "a [scenario] table, e.g. name = \"my_scenario\" under it "
+                            "(docs/scenarios.md).", file=source)
+    return Scenario.from_dict(raw, source=source, text=text)
 
 
 def load_comparison(path) -> tuple[str, str, list]:

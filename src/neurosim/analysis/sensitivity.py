@@ -392,7 +392,8 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
             bad = "trajectories" if "trajectories" in sa else "levels"
             raise err(f"sensitivity.{bad}", f"'{bad}' belongs to method = \"morris\"; Sobol's "
                                             "sample size is N.")
-        n = int(rd.number(sa.get("N", 1024), "sensitivity.N", minimum=2, integer=True))
+        n = int(rd.number(sa.get("N", 1024), "sensitivity.N", minimum=2, integer=True,
+                          maximum=2 ** 20))
         if n & (n - 1):
             warns.append(f"{source}: [sensitivity.N] Sobol sequences are balanced for a power "
                          f"of 2; {n} is not (e.g. {1 << (n.bit_length() - 1)} or "
@@ -404,7 +405,7 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
             raise err(f"sensitivity.{bad}", f"'{bad}' belongs to method = \"sobol\"; Morris "
                                             "takes trajectories and levels.")
         n = int(rd.number(sa.get("trajectories", 20), "sensitivity.trajectories", minimum=2,
-                          integer=True))
+                          integer=True, maximum=1_000_000))
         levels = int(rd.number(sa.get("levels", 4), "sensitivity.levels", minimum=2,
                                integer=True))
         if levels % 2:

@@ -506,7 +506,7 @@ class Sweep:
         return geno
 
     def _read_size(self, sweep, raw) -> int:
-        from ..scenario import _Reader
+        from ..scenario import MAX_PATIENTS, _Reader
 
         rd = _Reader(self.source)
         pop_size = raw.get("population", {}).get("size") if isinstance(
@@ -531,8 +531,10 @@ class Sweep:
         if self.design == "grid" and n % grid:
             raise self._err("sweep.patients", f"a grid of {grid} points needs a multiple of "
                                               f"{grid} patients (each point repeated); got {n}.")
-        if n >= DESIGN_STREAM:
-            raise self._err("sweep.patients", f"too many patients ({n}).")
+        if n > MAX_PATIENTS:
+            raise self._err("sweep.patients", f"{n:,} patients: at most {MAX_PATIENTS:,} fit "
+                                              "one sweep file; split the study into several "
+                                              "sweeps with different seeds.")
         return n
 
     def _read_correlations(self, items, rd):

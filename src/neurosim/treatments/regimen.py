@@ -102,6 +102,25 @@ ROUTE_WORDS = {
 _FORM_WORDS = ("patch", "infusion", "bolus")
 _KEYWORDS = ("x", "over", "for", "lasting", "from", "until", "once", "every") + _FORM_WORDS
 
+#: Largest dose (mg) or rate (mg/h) accepted: far above any real one, it catches a
+#: slipped exponent or unit before the solver meets an overflowing state.
+MAX_DOSE_MG = 1.0e6
+
+#: Most administrations, titration decisions or rescue checks one entry may make over a
+#: simulation: beyond it the interval is surely a typo (each is a solver restart).
+MAX_EVENTS = 1_000_000
+
+
+def _check_event_count(first: float, every: float, stop: float, where: str, key: str) -> None:
+    """Refuse an interval that would make more than :data:`MAX_EVENTS` events before ``stop``."""
+    n = (stop - first) / every
+    if n > MAX_EVENTS:
+        raise ScenarioError(
+            f"{where}: every {format_duration(every)} from {format_duration(first)} to "
+            f"{format_duration(stop)} makes about {n:.3g} events; at most {MAX_EVENTS:,} are "
+            "allowed (each restarts the solver). Lengthen the interval or shorten the span.",
+            key=key)
+
 
 @dataclass(frozen=True)
 class Administration:
@@ -196,6 +215,11 @@ class Regimen:
             if not (math.isfinite(v) and v >= 0):
                 raise ScenarioError(f"{where}: {name} must be a finite number >= 0; got {v!r}.",
                                     key="regimen")
+        for name, unit in (("amount", "mg"), ("rate", "mg/h")):
+            if getattr(self, name) > MAX_DOSE_MG:
+                raise ScenarioError(f"{where}: {name} {getattr(self, name):g} {unit} is above "
+                                    f"{MAX_DOSE_MG:,.0f} {unit} (a kilogram of drug); check "
+                                    "the number and its unit.", key="regimen")
         if self.interval is not None and not (self.interval > 0 and math.isfinite(self.interval)):
             raise ScenarioError(f"{where}: the interval must be > 0; got {self.interval!r}.",
                                 key="regimen")
@@ -239,6 +263,9 @@ class Regimen:
         """
         t_end = float(t_end)
         stop = t_end if self.until is None else min(t_end, self.until)
+        if self.interval is not None and self.repeats is None:
+            _check_event_count(self.start, self.interval, stop,
+                               f"regimen {self.text or self.to_text()!r}", "regimen")
         dur = self._each_duration()
         out = []
         k = 0
@@ -713,22 +740,27 @@ class TitrationPolicy:
     consecutive: int = 1
 
     def __post_init__(self):
-        if not self.every > 0:
-            raise ScenarioError("titration: 'every' must be > 0.", key="titration.every")
+        if not (self.every > 0 and math.isfinite(self.every)):
+            raise ScenarioError("titration: 'every' must be a finite time > 0.",
+                                key="titration.every")
         if not (0 <= self.target_nrs <= 10 and 0 <= self.severe_nrs <= 10):
             raise ScenarioError("titration: NRS thresholds must lie in 0-10.", key="titration")
-        if self.step < 0 or self.severe_step < 0:
-            raise ScenarioError("titration: steps must be >= 0 (fractions, e.g. 0.25).",
-                                key="titration")
-        if self.max_multiplier < 1:
-            raise ScenarioError("titration: max_multiplier must be >= 1.",
-                                key="titration.max_multiplier")
+        for name in ("step", "severe_step"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and 0 <= v <= 10):
+                raise ScenarioError(f"titration: {name} must be a fraction from 0 to 10 (e.g. "
+                                    f"0.25 for +25 %); got {v!r}.", key=f"titration.{name}")
+        if not (1 <= self.max_multiplier <= 1000):
+            raise ScenarioError("titration: max_multiplier must be from 1 to 1000; got "
+                                f"{self.max_multiplier!r}.", key="titration.max_multiplier")
         if not isinstance(self.consecutive, int) or self.consecutive < 1:
             raise ScenarioError("titration: consecutive must be a whole number >= 1.",
                                 key="titration.consecutive")
 
     def decision_times(self, t_end: float) -> list[float]:
         stop = t_end if self.until is None else min(t_end, self.until)
+        _check_event_count(self.start, self.every, stop, f"titration of {self.drug}",
+                           "titration.every")
         n = int(math.floor((stop - self.start) / self.every + 1e-9)) + 1
         return [self.start + k * self.every for k in range(max(n, 0))
                 if self.start + k * self.every < stop - 1e-9]
@@ -775,11 +807,20 @@ class RescuePolicy:
     def __post_init__(self):
         if not self.amount > 0:
             raise ScenarioError("rescue: the dose must be > 0 mg.", key="rescue.dose")
-        if not self.check_every > 0:
-            raise ScenarioError("rescue: check_every must be > 0.", key="rescue.check_every")
+        if not (self.check_every > 0 and math.isfinite(self.check_every)):
+            raise ScenarioError("rescue: check_every must be a finite time > 0.",
+                                key="rescue.check_every")
+        if not 0 <= self.threshold_nrs <= 10:
+            raise ScenarioError(f"rescue: threshold_nrs must lie in 0-10; got "
+                                f"{self.threshold_nrs!r}.", key="rescue.threshold_nrs")
+        if not (self.min_interval >= 0 and math.isfinite(self.min_interval)):
+            raise ScenarioError("rescue: min_interval must be a finite time >= 0.",
+                                key="rescue.min_interval")
 
     def check_times(self, t_end: float) -> list[float]:
         stop = t_end if self.until is None else min(t_end, self.until)
+        _check_event_count(self.start, self.check_every, stop, f"rescue {self.drug}",
+                           "rescue.check_every")
         out, k = [], 0
         while self.start + k * self.check_every < stop - 1e-9:
             out.append(self.start + k * self.check_every)
