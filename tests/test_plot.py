@@ -362,3 +362,25 @@ def test_resume_of_a_damaged_sweep_file_is_refused(files, tmp_path, capsys):
     code, _, err = run(["sweep", files["src"], "-o", path, "--resume", "--summary-only", "-q"],
                        capsys)
     assert code == 2 and "'batch_rows' is unreadable" in err
+
+
+@pytest.mark.parametrize("which", ["summary", "run"])
+def test_random_byte_damage_never_gives_a_traceback(files, which, tmp_path, capsys):
+    # Seeded fuzzing: runs of bytes overwritten at random places of a results
+    # file (header, metadata, compressed chunks). Reading and plotting either
+    # works or fails with exit status 2 and one line naming the file; never a
+    # traceback, never a figure after a failure.
+    data = files[which].read_bytes()
+    rng = np.random.default_rng(2026)
+    for k in range(12):
+        buf = bytearray(data)
+        for at in rng.integers(0, len(buf) - 64, size=3):
+            buf[at:at + 32] = rng.integers(0, 256, size=32, dtype=np.uint8).tobytes()
+        path = tmp_path / f"{which}_{k}.h5"
+        path.write_bytes(bytes(buf))
+        fig = tmp_path / f"{which}_{k}.png"
+        code, out, err = run(["plot", path, "-o", fig, "--kind", "responders"], capsys)
+        assert code in (0, 2), (k, err)
+        if code == 2:
+            assert str(path) in err and len(err.strip().splitlines()) == 1, (k, err)
+            assert not fig.exists()

@@ -357,9 +357,9 @@ def open_results(path):
     try:
         with h5py.File(p, "r", locking=False) as f:
             fmt = _text(f.attrs.get("format", ""))
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError):
         raise ResultsFileError(f"{p}: not an HDF5 file, or damaged (it could not be "
-                               "opened).") from None
+                               "opened, or its format attribute read).") from None
     if fmt == FORMAT_NAME:
         return read_results(p)
     if fmt == SWEEP_FORMAT:
@@ -399,7 +399,11 @@ def read_results(path):
                                "a neurosim results file is written by 'neurosim run -o' or "
                                "ScenarioResult.to_hdf5.") from None
     with f:
-        check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "results")
+        try:
+            check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "results")
+        except (OSError, RuntimeError, KeyError, TypeError) as exc:
+            raise ResultsFileError(f"{p}: damaged results file (its attributes cannot be "
+                                   f"read: {exc}).") from None
         try:
             a = f.attrs
             out = f["outputs"]
@@ -437,7 +441,8 @@ def read_results(path):
                 endpoint=float(a["endpoint_h"]), duration=float(a["duration_h"]),
                 history=float(a["history_h"]), output_interval=float(a["output_interval_h"]),
                 presentation_nrs=None if math.isnan(pres) else pres, info=info)
-        except (KeyError, ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
+        except (KeyError, ValueError, TypeError, OSError, RuntimeError,
+                json.JSONDecodeError) as exc:
             raise ResultsFileError(f"{p}: incomplete or damaged neurosim results file "
                                    f"({exc}).") from None
     _check_run_layout(result, p)

@@ -186,7 +186,7 @@ class SweepResult:
                 yield f
         except NeurosimError:
             raise
-        except (OSError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, RuntimeError, KeyError, json.JSONDecodeError) as exc:
             raise self._damaged(f"a read failed: {exc}") from None
 
     def _arm(self, arm) -> str:
@@ -285,7 +285,8 @@ class SweepResult:
                                                      else list(names))
             for n in names:
                 if n not in g:
-                    raise NeurosimKeyError(f"no metric named {n!r}." + did_you_mean(n, all_names)
+                    raise NeurosimKeyError(f"{self.path}: no metric named {n!r} in arm '{arm}'."
+                                           + did_you_mean(n, all_names)
                                            + f" Metrics: {', '.join(all_names)}.")
             return {n: self._read(g[n], rows) for n in names}
 

@@ -412,8 +412,15 @@ def read_header(path) -> dict:
     with f:
         from ..io.results import check_format
 
-        check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "sweep")
-        out = {k: (_text(v) if isinstance(v, (str, bytes)) else v) for k, v in f.attrs.items()}
+        try:
+            check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "sweep")
+            out = {k: (_text(v) if isinstance(v, (str, bytes)) else v)
+                   for k, v in f.attrs.items()}
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+            if isinstance(exc, ResultsFileError):
+                raise
+            raise ResultsFileError(f"{p}: damaged sweep file (its attributes cannot be read: "
+                                   f"{exc}).") from None
     return out
 
 
