@@ -302,6 +302,9 @@ ERRORS = [
     (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg po",
                                   "check_every": "0.001 s"}]),
      "treatments.rescue", "at most 1,000,000 are allowed"),
+    (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg xx"}]),
+     "treatments.rescue[0]", "has no route 'xx'; its routes are: po, po_sr, iv, sc. Add a "
+     "route under [drugs.morphine.routes] to use another."),
 ]
 
 
