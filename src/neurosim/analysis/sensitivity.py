@@ -490,8 +490,9 @@ def loads_sensitivity(text: str, *, source: str = "<string>") -> SensitivitySpec
         if not (math.isfinite(low) and math.isfinite(high)):
             raise err(rkey, "low and high must be finite.")
         if not low < high:
-            raise err(rkey, f"the range of {name} needs low < high; got [{low:g}, {high:g}] "
-                            f"{row.unit}.")
+            unit = "" if row.unit in ("", "1") else f" {row.unit}"
+            raise err(rkey, f"the range of {name} needs low < high; got [{low:g}, {high:g}]"
+                            f"{unit}.")
         if low < 0 or (low == 0 and row.strictly_positive):
             need = "> 0" if row.strictly_positive else ">= 0"
             raise err(rkey, f"the range reaches {low:g} {row.unit}, but {name} must be {need} "
