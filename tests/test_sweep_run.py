@@ -358,6 +358,7 @@ def test_cli_prints_a_table_per_arm(tmp_path, reference, capsys):
                  "none"]) == 0
     text = capsys.readouterr().out
     assert "control" in text and "morphine" in text and f"wrote {out}" in text
+    assert f"each arm against 'control', patient by patient: neurosim effects {out}" in text
     res = open_sweep(out)
     assert res.outputs == []
     with h5py.File(out, "r") as f:

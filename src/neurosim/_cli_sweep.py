@@ -136,6 +136,9 @@ def _cmd_sweep(args) -> int:
               f"{sw.base.endpoint / 168:g} weeks (means; responders: share of patients):")
         print(format_table(res))
         print(f"wrote {out}")
+        if len(res.arms) > 1:
+            print(f"each arm against '{res.arms[0]}', patient by patient: neurosim effects "
+                  f"{out}")
     if args.plot:
         from .analysis.plots import overview
         from .comparison import save_figure
