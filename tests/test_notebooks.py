@@ -85,6 +85,9 @@ assert any("paracetamol" in f["message"] for f in para_c.plan.safety_report(para
 import numpy as _np
 assert 0 < enrolled.sum() <= N_PATIENTS and len(effect) == enrolled.sum()
 assert _np.isfinite(effect).all()
+# the closed-form paired difference is the bootstrap's point estimate (the same patients)
+assert abs(d_t - bootstrap("nrs_week12")[0]) < 1e-12 and lo_t < d_t < hi_t
+assert abs(d_r - bootstrap("responder_30")[0]) < 1e-12
 assert set(markers) >= {"plasma NGF", "tumor diameter"}
 assert set(out) == set(arms) and all(len(v["nrs_week12"]) == n_sub for v in out.values())
 assert {p.name for p in folder.iterdir()} == {"control.h5", "tanezumab.h5",

@@ -846,6 +846,23 @@ for col, label in (("nrs_week12", "mean NRS in week 12"), ("responder_30", "resp
 pd.DataFrame({"control": mc.mean(), "tanezumab": ma.mean()}).loc[
     ["nrs_baseline", "nrs_week4", "nrs_week12", "pain_auc", "responder_30", "responder_50"]].round(2)'''),
     md('''
+The bootstrap resamples the same patients in both arms (one `idx` for
+both), so its intervals are paired. The closed-form paired intervals that
+`neurosim effects` reports (`docs/effects.md`) should agree with it: the
+paired t interval for the mean NRS, and Newcombe's interval for the
+responder rate, built from the patients who respond in one arm only.
+'''),
+    code('''
+from neurosim.analysis.effects import paired_mean_difference, paired_rate_difference
+
+d_t, lo_t, hi_t, _, n_t = paired_mean_difference(ma["nrs_week12"], mc["nrs_week12"])
+print(f"mean NRS in week 12: {d_t:+.2f} (paired t interval {lo_t:+.2f} to {hi_t:+.2f}, "
+      f"{n_t} patients)")
+d_r, lo_r, hi_r, _, _, only_a, only_c = paired_rate_difference(ma["responder_30"],
+                                                                mc["responder_30"])
+print(f"responder rate:      {d_r:+.2f} (Newcombe interval {lo_r:+.2f} to {hi_r:+.2f}; "
+      f"{only_a} respond on tanezumab only, {only_c} on control only)")'''),
+    md('''
 ## 3. Each patient's own effect
 
 In silico, every patient has both outcomes. The individual effect is the
