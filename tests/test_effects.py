@@ -307,3 +307,41 @@ def test_effects_command_file_errors(sweep, tmp_path, capsys):
     code, out, err = run(["effects", pop, drug, "--metric", "mme_per_day"], capsys)
     assert code == 0, err
     assert "\ndrug  mme_per_day (mg/d)  2  0        60         +60" in out
+
+
+def test_a_subgroup_is_the_same_analysis_on_its_patients(sweep):
+    res = open_sweep(sweep)
+    slow = res.genotypes()["UGT2B7"] == "slow"
+    assert 0 < slow.sum() < 12
+    sub = treatment_effects(res, rows=slow, subgroup="UGT2B7 = slow", metrics=["pain_auc"])
+    e = sub.get("morphine", "pain_auc")
+    d = res.metrics("morphine")["pain_auc"][slow] - res.metrics("control")["pain_auc"][slow]
+    ref = stats.ttest_rel(res.metrics("morphine")["pain_auc"][slow],
+                          res.metrics("control")["pain_auc"][slow]).confidence_interval(0.95)
+    assert e.n == int(slow.sum()) and e.difference == pytest.approx(d.mean(), rel=1e-12)
+    assert (e.low, e.high) == pytest.approx((ref.low, ref.high), rel=1e-10)
+    assert e.subgroup == "UGT2B7 = slow" and "UGT2B7 = slow" in sub.format()
+    by_index = treatment_effects(res, rows=np.flatnonzero(slow), metrics=["pain_auc"])
+    assert by_index.get("morphine", "pain_auc").difference == e.difference
+    for bad, words in (([True, False], "one entry per patient"), ([0, 12], "from 0 to 11"),
+                       ([0.5], "boolean mask or a list of patient indices")):
+        with pytest.raises(NeurosimValueError, match=words):
+            treatment_effects(res, rows=np.array(bad))
+
+
+def test_effects_by_genotype_on_the_command_line(sweep, tmp_path, capsys):
+    table = tmp_path / "by.csv"
+    code, out, err = run(["effects", sweep, "--by", "UGT2B7", "--metric", "nrs_endpoint",
+                          "--csv", table], capsys)
+    assert code == 0, err
+    assert "(sweep 'small', UGT2B7 = normal)" in out and "(sweep 'small', UGT2B7 = slow)" in out
+    rows = list(csv.DictReader(table.open()))
+    assert [r["subgroup"] for r in rows] == ["", "UGT2B7 = normal", "UGT2B7 = slow"]
+    assert int(rows[0]["n"]) == int(rows[1]["n"]) + int(rows[2]["n"]) == 12
+    code, _, err = run(["effects", sweep, "--by", "UGT2B8"], capsys)
+    assert code == 2 and "Did you mean 'UGT2B7'" in err
+    pop, drug = tmp_path / "c.h5", tmp_path / "d.h5"
+    _pop("control", patients=2).to_hdf5(pop)
+    _pop("drug", '"morphine 10 mg po q4h"', patients=2).to_hdf5(drug)
+    code, _, err = run(["effects", pop, drug, "--by", "UGT2B7"], capsys)
+    assert code == 2 and "--by needs a sweep file" in err

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
                    help="a per-patient metric (repeat for several; default: nrs_endpoint, "
                         "pain_auc, pct_time_nrs_ge4, responder_30, responder_50, mme_per_day, "
                         "side_effect_burden)")
+    p.add_argument("--by", metavar="GENOTYPE",
+                   help="also one table per category of this genotype of the sweep (a "
+                        "subgroup analysis, e.g. --by UGT2B7)")
     p.add_argument("--level", type=float, default=0.95,
                    help="coverage of the intervals (default 0.95)")
     p.add_argument("--csv", metavar="FILE.csv", help="also write every effect as CSV")
@@ -61,9 +64,30 @@ def _arms_from_files(files):
     return ResultSet(opened)
 
 
+def _subgroups(res, genotype):
+    """(words, mask) per category of a sweep's genotype, in the file's order; none for None."""
+    from .analysis.plots import _is_sweep
+    from .errors import NeurosimKeyError, NeurosimValueError, did_you_mean
+
+    if genotype is None:
+        return []
+    if not _is_sweep(res):
+        raise NeurosimValueError("--by needs a sweep file with [[sweep.genotypes]]; run files "
+                                 "hold no genotypes.")
+    genos = res.genotypes()
+    if genotype not in genos:
+        raise NeurosimKeyError(f"--by: the sweep has no genotype {genotype!r}."
+                               + did_you_mean(genotype, list(genos))
+                               + (f" Genotypes: {', '.join(genos)}." if genos else
+                                  " It has none ([[sweep.genotypes]])."))
+    labels = genos[genotype]
+    cats = [c for c in dict.fromkeys(labels.tolist()) if c]
+    return [(f"{genotype} = {c}", labels == c) for c in sorted(cats)]
+
+
 def _cmd_effects(args) -> int:
     from ._cli_common import FIGURE_SUFFIXES, check_target
-    from .analysis.effects import plot_effects, treatment_effects
+    from .analysis.effects import EffectTable, plot_effects, treatment_effects
 
     # Check every output target before any work: bad input writes nothing.
     if args.plot:
@@ -71,19 +95,22 @@ def _cmd_effects(args) -> int:
     if args.csv:
         check_target(args.csv, (".csv",), "--csv")
     res = _arms_from_files(args.files)
-    table = treatment_effects(res, args.control, arms=args.arm, metrics=args.metric,
-                              level=args.level)
+    kw = dict(arms=args.arm, metrics=args.metric, level=args.level)
+    table = treatment_effects(res, args.control, **kw)
+    tables = [table] + [treatment_effects(res, args.control, rows=mask, subgroup=words, **kw)
+                        for words, mask in _subgroups(res, args.by)]
     fig = plot_effects(table) if args.plot else None
     written = []
     if args.csv:
-        table.to_csv(args.csv)
+        EffectTable([e for t in tables for e in t], table.control, table.level,
+                    table.source).to_csv(args.csv)
         written.append(args.csv)
     if fig is not None:
         from .comparison import save_figure
 
         save_figure(fig, args.plot)
         written.append(args.plot)
-    print(table.format())
+    print("\n\n".join(t.format() for t in tables))
     if written:
         print(f"wrote {' and '.join(written)}")
     sys.stdout.flush()

@@ -183,6 +183,8 @@ class Effect:
     nnt, nnt_low, nnt_high : float
         Rates only, when the interval lies above 0: number needed to treat
         for one more responder, and its interval; NaN otherwise.
+    subgroup : str
+        The patients compared, when not all (``treatment_effects(subgroup=)``).
     """
 
     arm: str
@@ -203,6 +205,7 @@ class Effect:
     nnt: float = math.nan
     nnt_low: float = math.nan
     nnt_high: float = math.nan
+    subgroup: str = ""
 
 
 def _fmt(x: float, sign: bool = False) -> str:
@@ -340,7 +343,7 @@ def _check_paired(R) -> None:
 
 
 def treatment_effects(result, control=None, *, arms=None, metrics=None,
-                      level: float = 0.95) -> EffectTable:
+                      level: float = 0.95, rows=None, subgroup: str = "") -> EffectTable:
     """Paired effects of each arm against a control arm, metric by metric.
 
     Parameters
@@ -357,6 +360,11 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
         result has); ``responder_*`` are compared as rates, the rest as means.
     level : float
         Coverage of the intervals (default 0.95).
+    rows : array_like of bool (n_patients,) or of int, optional
+        A subgroup: only these patients (e.g. one genotype,
+        ``res.genotypes()["UGT2B7"] == "slow"``); default every patient.
+    subgroup : str
+        Words for the subgroup, shown in the table's title.
 
     Returns
     -------
@@ -366,7 +374,8 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
     ------
     NeurosimValueError
         Fewer than two arms, an arm compared with itself, results of
-        different patients, or no patient finished in both arms.
+        different patients, a bad ``rows``, or no patient finished in both
+        arms.
     NeurosimKeyError
         An unknown arm or metric (with the names that exist).
     """
@@ -397,13 +406,14 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
         for m in metrics:
             if m not in units:
                 raise NeurosimKeyError(f"unknown metric {m!r}." + did_you_mean(m, list(units)))
-    ok_c = _ok(R, control)
+    ok_c = _ok(R, control) & _subgroup_mask(rows, R.n_patients)
     mc = R.metrics(control, metrics)
     effects = []
     for arm in arms:
         ok = ok_c & _ok(R, arm)
         if not ok.any():
-            raise NeurosimValueError(f"no patient finished in both '{arm}' and the control "
+            raise NeurosimValueError(f"no patient{' of the subgroup' if rows is not None else ''}"
+                                     f" finished in both '{arm}' and the control "
                                      f"'{control}'; nothing to compare.")
         ma = R.metrics(arm, metrics)
         for m in metrics:
@@ -411,7 +421,7 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
             y = np.asarray(mc[m], dtype=float)[ok]
             keep = np.isfinite(x) & np.isfinite(y)
             common = dict(arm=arm, control=control, metric=m, unit=units.get(m, ""),
-                          level=level)
+                          level=level, subgroup=subgroup)
             if m in BINARY_METRICS:
                 diff, low, high, p, n, b, c = paired_rate_difference(x, y, level)
                 nnt = nlo = nhi = math.nan
@@ -430,7 +440,27 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
                     control_value=float(y[keep].mean()) if n else math.nan,
                     arm_value=float(x[keep].mean()) if n else math.nan,
                     difference=diff, low=low, high=high, p_value=p, **common))
-    return EffectTable(effects, control, level, _label(R))
+    source = _label(R) + (f", {subgroup}" if subgroup else "")
+    return EffectTable(effects, control, level, source)
+
+
+def _subgroup_mask(rows, n: int) -> np.ndarray:
+    """(n,) bool of the patients in ``rows`` (all when None)."""
+    if rows is None:
+        return np.ones(n, dtype=bool)
+    r = np.asarray(rows)
+    if r.dtype == bool:
+        if r.shape != (n,):
+            raise NeurosimValueError(f"rows as a mask needs one entry per patient ({n}); got "
+                                     f"shape {r.shape}.")
+        return r.copy()
+    if r.ndim != 1 or not np.issubdtype(r.dtype, np.integer):
+        raise NeurosimValueError("rows must be a boolean mask or a list of patient indices.")
+    if r.size and (r.min() < 0 or r.max() >= n):
+        raise NeurosimValueError(f"patient indices in rows must be from 0 to {n - 1}.")
+    mask = np.zeros(n, dtype=bool)
+    mask[r] = True
+    return mask
 
 
 def plot_effects(table: EffectTable, *, metrics=None, fig=None):
