@@ -19,6 +19,7 @@ __all__ = [
     "ResultsFileError",
     "MissingDependencyError",
     "did_you_mean",
+    "bare_message",
 ]
 
 
@@ -103,3 +104,18 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
     if len(close) == 1:
         return f" Did you mean '{close[0]}'?"
     return " Did you mean " + ", ".join(f"'{c}'" for c in close[:-1]) + f" or '{close[-1]}'?"
+
+
+def bare_message(exc: Exception) -> str:
+    """The message of an error without the ``file: [key]`` prefix its reader gave it.
+
+    For re-raising a nested error under another file or key.
+    """
+    msg = str(exc)
+    file = getattr(exc, "file", None)
+    key = getattr(exc, "key", None)
+    if file and msg.startswith(f"{file}: "):
+        msg = msg[len(file) + 2:]
+    if key and msg.startswith(f"[{key}] "):
+        msg = msg[len(key) + 3:]
+    return msg

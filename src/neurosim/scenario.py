@@ -100,6 +100,7 @@ from typing import Any, Mapping
 
 from . import _toml
 from .errors import NeurosimError, ScenarioError, did_you_mean
+from .errors import bare_message as _bare
 from .units import HOURS_PER_DAY, HOURS_PER_WEEK, format_duration, parse_quantity, parse_unit
 
 if sys.version_info >= (3, 11):
@@ -191,18 +192,6 @@ class Modifier:
     def __repr__(self) -> str:
         what = self.parameter if self.parameter else f"{self.drug}.{self.quantity}"
         return f"Modifier({self.name!r}: {what} x {self.factor:g})"
-
-
-def _bare(exc: Exception) -> str:
-    """The message of an error without its ``file: [key]`` prefix."""
-    msg = str(exc)
-    file = getattr(exc, "file", None)
-    key = getattr(exc, "key", None)
-    if file and msg.startswith(f"{file}: "):
-        msg = msg[len(file) + 2:]
-    if key and msg.startswith(f"[{key}] "):
-        msg = msg[len(key) + 3:]
-    return msg
 
 
 #: Most patients in one population or sweep: a sweep file holds every metric of

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NeurosimKeyError, NeurosimValueError, did_you_mean
-from .stats import wilson_interval
+from .stats import check_level, wilson_interval
 
 __all__ = ["Effect", "EffectTable", "BINARY_METRICS", "DEFAULT_METRICS",
            "paired_mean_difference", "paired_rate_difference", "mcnemar_exact_p",
@@ -55,13 +55,6 @@ BINARY_METRICS = ("responder_30", "responder_50")
 #: Metrics compared when none are named.
 DEFAULT_METRICS = ("nrs_endpoint", "pain_auc", "pct_time_nrs_ge4", "responder_30",
                    "responder_50", "mme_per_day", "side_effect_burden")
-
-
-def _check_level(level: float) -> float:
-    level = float(level)
-    if not 0.0 < level < 1.0:
-        raise NeurosimValueError(f"level must be between 0 and 1; got {level}.")
-    return level
 
 
 def _pairs(x, y):
@@ -86,7 +79,7 @@ def paired_mean_difference(x, y, level: float = 0.95):
     """
     from scipy.stats import t as student_t
 
-    level = _check_level(level)
+    level = check_level(level)
     x, y = _pairs(x, y)
     n = int(x.size)
     if n == 0:
@@ -133,7 +126,7 @@ def paired_rate_difference(x, y, level: float = 0.95):
     (difference, low, high, p, n, b, c) : tuple
         ``b`` pairs are yes in ``x`` only, ``c`` in ``y`` only.
     """
-    level = _check_level(level)
+    level = check_level(level)
     x, y = _pairs(x, y)
     n = int(x.size)
     if n == 0:
@@ -381,7 +374,7 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
     """
     from .plots import _arms_of, _label, _ok
 
-    level = _check_level(level)
+    level = check_level(level)
     R = _arms_of(result)
     _check_paired(R)
     if len(R.arms) < 2:

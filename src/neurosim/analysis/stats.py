@@ -42,7 +42,7 @@ from ..errors import NeurosimValueError
 
 __all__ = ["Estimate", "rankdata", "spearman_rho", "roc_auc", "resample_indices",
            "spearman_replicates", "auc_replicates", "percentile_interval",
-           "bootstrap_spearman", "bootstrap_auc", "wilson_interval"]
+           "bootstrap_spearman", "bootstrap_auc", "wilson_interval", "check_level"]
 
 #: Largest number of array elements handled at once by the replicate functions.
 _BLOCK = 2_000_000
@@ -331,11 +331,18 @@ def percentile_interval(replicates, level: float = 0.95) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def check_level(level) -> float:
+    """``level`` as a float, checked to be a coverage strictly between 0 and 1."""
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise NeurosimValueError(f"level must be between 0 and 1; got {level}.")
+    return level
+
+
 def _check(n_boot, level):
     if int(n_boot) != n_boot or n_boot < 0:
         raise NeurosimValueError(f"n_boot must be a whole number >= 0; got {n_boot}.")
-    if not 0.0 < level < 1.0:
-        raise NeurosimValueError(f"level must be between 0 and 1; got {level}.")
+    check_level(level)
 
 
 def bootstrap_spearman(x, y, *, n_boot: int = 1000, level: float = 0.95,
@@ -425,8 +432,7 @@ def wilson_interval(k, n, level: float = 0.95) -> tuple[float, float]:
     -------
     (low, high) : tuple of float
     """
-    if not 0.0 < level < 1.0:
-        raise NeurosimValueError(f"level must be between 0 and 1; got {level}.")
+    check_level(level)
     k = float(k)
     n = float(n)
     if not 0.0 <= k <= n:

@@ -111,8 +111,8 @@ class SweepResult:
         for key in ("duration_h", "history_h", "output_interval_h", "endpoint_h"):
             if key in h:
                 self._header_value(key, _finite)
-        if "batch_rows" in h:
-            self._header_value("batch_rows", _count)
+        #: batch size of the run that created the file (256 when not recorded)
+        self.batch_rows = self._header_value("batch_rows", _count, 256)
         self._check_layout()
 
     def _damaged(self, what: str) -> ResultsFileError:

@@ -416,9 +416,9 @@ def read_header(path) -> dict:
             check_format(f, p, FORMAT_NAME, FORMAT_VERSION, "sweep")
             out = {k: (_text(v) if isinstance(v, (str, bytes)) else v)
                    for k, v in f.attrs.items()}
+        except ResultsFileError:
+            raise
         except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
-            if isinstance(exc, ResultsFileError):
-                raise
             raise ResultsFileError(f"{p}: damaged sweep file (its attributes cannot be read: "
                                    f"{exc}).") from None
     return out
@@ -439,8 +439,10 @@ def check_resumable(path, sweep, *, summary_only: bool | None) -> dict:
         different choice of ``--summary-only``, or a damaged file.
     """
     from .. import __version__
+    from .result import SweepResult
 
-    h = read_header(path)
+    res = SweepResult(path)          # its header and datasets checked: damage is named
+    h = dict(res.header)
     if h.get("sweep_sha256") != sweep.sha256:
         raise ResultsFileError(
             f"{path} holds a different sweep: its sweep definition has SHA-256 "
@@ -458,14 +460,11 @@ def check_resumable(path, sweep, *, summary_only: bool | None) -> dict:
         raise ResultsFileError(
             f"{path} was started {'with' if file_summary else 'without'} --summary-only; "
             f"resume it {'with' if file_summary else 'without'} it too.")
-    from .result import SweepResult
-
-    res = SweepResult(path)          # its header and datasets checked: damage is named
     if res.n_patients != sweep.n_patients:
         raise ResultsFileError(f"{path}: damaged sweep file (it has {res.n_patients} patients; "
                                f"the sweep has {sweep.n_patients}).")
     h["done"] = res.done()
-    h["batch_rows"] = res._header_value("batch_rows", int, 256)
+    h["batch_rows"] = res.batch_rows
     return h
 
 

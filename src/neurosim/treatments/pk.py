@@ -133,7 +133,7 @@ import numba
 import numpy as np
 
 from .._power import power
-from ..errors import NeurosimError, ScenarioError, NeurosimValueError
+from ..errors import NeurosimError, ScenarioError, NeurosimValueError, bare_message
 from .library import DrugLibrary, load_library
 from .liver import disposition, liver_state, load_liver_states, safety_flags, daily_max
 from .regimen import (
@@ -1168,13 +1168,8 @@ class TreatmentPlan:
         from .regimen import regimen_from_dict, _reject_unknown
 
         def fail(exc, key):
-            # the message without the file and key its own reader gave it
-            msg, f, k = str(exc), getattr(exc, "file", None), getattr(exc, "key", None)
-            if f and msg.startswith(f"{f}: "):
-                msg = msg[len(f) + 2:]
-            if k and msg.startswith(f"[{k}] "):
-                msg = msg[len(k) + 3:]
-            raise ScenarioError(msg, file=source, key=f"treatments.{key}") from None
+            raise ScenarioError(bare_message(exc), file=source,
+                                key=f"treatments.{key}") from None
 
         if not isinstance(table, dict):
             raise ScenarioError(f"[treatments] must be a table; got {table!r}.", file=source)
