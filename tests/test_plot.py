@@ -331,6 +331,7 @@ def _damage(path, how):
     ("sweep", "attr:arms=[]", "the list is empty"),
     ("sweep", "attr:n_patients=-5", "'n_patients' is unreadable"),
     ("sweep", "attr:endpoint_h=soon", "'endpoint_h' is unreadable"),
+    ("summary", "attr:summary_only=yes", "'summary_only' is unreadable: not 0 or 1"),
     ("sweep", "del:arms/morphine/status", "'arms/morphine/status' is missing"),
     ("sweep", "short:arms/control/metrics/pain_auc", "'arms/control/metrics/pain_auc' has shape"),
     ("sweep", "short:time", "times; 'time' has"),
@@ -362,6 +363,20 @@ def test_resume_of_a_damaged_sweep_file_is_refused(files, tmp_path, capsys):
     code, _, err = run(["sweep", files["src"], "-o", path, "--resume", "--summary-only", "-q"],
                        capsys)
     assert code == 2 and "'batch_rows' is unreadable" in err
+
+
+def test_resume_with_a_garbled_summary_flag_is_refused(files, tmp_path, capsys):
+    path = tmp_path / "r.h5"
+    path.write_bytes(files["summary"].read_bytes())
+    before = path.read_bytes()
+    with h5py.File(path, "r+") as f:
+        f.attrs["summary_only"] = np.int8(7)
+    damaged = path.read_bytes()
+    code, _, err = run(["sweep", files["src"], "-o", path, "--resume", "--summary-only", "-q"],
+                       capsys)
+    assert code == 2 and "'summary_only' is unreadable: not 0 or 1" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert path.read_bytes() == damaged != before
 
 
 @pytest.mark.parametrize("which", ["summary", "run"])

@@ -302,6 +302,15 @@ ERRORS = [
     (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg po",
                                   "check_every": "0.001 s"}]),
      "treatments.rescue", "at most 1,000,000 are allowed"),
+    (_with("treatments.rescue", [{"drug": "morphine", "dose": "nan h"}]),
+     "treatments.rescue[0]", "starts with 'nan', which is neither a dose (a number with its "
+     "unit, e.g. '5 mg po') nor the entry's drug 'morphine'"),
+    (_with("simulation.duration", "1e9 weeks"), "simulation.duration",
+     "'1e9 weeks' is longer than 100 years"),
+    (_with("simulation.treatment_start", "101 years"), "simulation.treatment_start",
+     "'101 years' is longer than 100 years"),
+    (_with("simulation.presentation_limit", "1e6 months"), "simulation.presentation_limit",
+     "longer than 100 years"),
     (_with("treatments.rescue", [{"drug": "morphine", "dose": "5 mg xx"}]),
      "treatments.rescue[0]", "has no route 'xx'; its routes are: po, po_sr, iv, sc. Add a "
      "route under [drugs.morphine.routes] to use another."),
@@ -398,3 +407,15 @@ def test_describe_mentions_treatments_and_safety():
     assert "celecoxib 200 mg" in text
     assert "SAFETY (high)" in text
     assert math.isclose(sc.duration, 12 * 168.0)
+
+
+def test_a_span_of_exactly_the_limit_is_accepted(tmp_path):
+    from neurosim.scenario import MAX_SPAN_YEARS
+    from neurosim.units import HOURS_PER_YEAR
+
+    raw = _with("simulation.duration", f"{MAX_SPAN_YEARS} years")
+    raw["simulation"]["output_interval"] = "1 d"
+    path = tmp_path / "long.toml"
+    path.write_text(_toml.dumps(raw))
+    assert load_scenario(path).duration == pytest.approx(MAX_SPAN_YEARS * HOURS_PER_YEAR,
+                                                         rel=1e-15)

@@ -101,7 +101,8 @@ from typing import Any, Mapping
 from . import _toml
 from .errors import NeurosimError, ScenarioError, did_you_mean
 from .errors import bare_message as _bare
-from .units import HOURS_PER_DAY, HOURS_PER_WEEK, format_duration, parse_quantity, parse_unit
+from .units import (HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR, format_duration, parse_quantity,
+                    parse_unit)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -199,6 +200,11 @@ class Modifier:
 #: several sweeps with different seeds.
 MAX_PATIENTS = 100_000_000
 
+#: Longest time span of a scenario (treatment start, presentation limit,
+#: duration, history), in years: far beyond a patient's course, short of
+#: spans whose output grids and solver step counts no machine could hold.
+MAX_SPAN_YEARS = 100
+
 
 class _Reader:
     """Error context of one scenario file."""
@@ -230,6 +236,17 @@ class _Reader:
                                   allow_zero=allow_zero, body_weight=body_weight)
         except NeurosimError as exc:
             raise self.error(key, _bare(exc)) from None
+
+    def span(self, value, key: str, **kw) -> float:
+        """A time span (h), at most :data:`MAX_SPAN_YEARS`."""
+        hours = self.quantity(value, "time", key, **kw)
+        self.check_span(hours, value, key)
+        return hours
+
+    def check_span(self, hours: float, value, key: str) -> None:
+        if hours > MAX_SPAN_YEARS * HOURS_PER_YEAR:
+            raise self.error(key, f"{_show(value)} is longer than {MAX_SPAN_YEARS} years, the "
+                                  "longest span a scenario may cover.")
 
     def text(self, table, key, full, default=""):
         v = table.get(key, default)
@@ -688,12 +705,13 @@ class Scenario:
                 raise rd.error("simulation.treatment_start",
                                _bare(exc) + " Write a time after diagnosis ('6 months', "
                                "'0 d') or a presentation rule ('nrs >= 4').") from None
+            rd.check_span(self.treatment_start, start, "simulation.treatment_start")
             self.presentation_nrs = None
-        self.presentation_limit = rd.quantity(
-            sim.get("presentation_limit", _DEFAULTS["presentation_limit"]), "time",
+        self.presentation_limit = rd.span(
+            sim.get("presentation_limit", _DEFAULTS["presentation_limit"]),
             "simulation.presentation_limit", minimum=0.0, allow_zero=False)
-        self.duration = rd.quantity(sim.get("duration", _DEFAULTS["duration"]), "time",
-                                    "simulation.duration", minimum=0.0, allow_zero=False)
+        self.duration = rd.span(sim.get("duration", _DEFAULTS["duration"]),
+                                "simulation.duration", minimum=0.0, allow_zero=False)
         self.output_interval = rd.quantity(
             sim.get("output_interval", _DEFAULTS["output_interval"]), "time",
             "simulation.output_interval", minimum=0.0, allow_zero=False)

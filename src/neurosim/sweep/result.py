@@ -49,6 +49,13 @@ def _count(value) -> int:
     return int(value)
 
 
+def _flag(value) -> bool:
+    """0 or 1 (an HDF5 int8 flag)."""
+    if isinstance(value, (bytes, str)) or float(value) not in (0.0, 1.0):
+        raise ValueError(f"not 0 or 1: {value!r}")
+    return bool(int(value))
+
+
 def _finite(value) -> float:
     x = float(value)
     if not math.isfinite(x):
@@ -113,6 +120,8 @@ class SweepResult:
                 self._header_value(key, _finite)
         #: batch size of the run that created the file (256 when not recorded)
         self.batch_rows = self._header_value("batch_rows", _count, 256)
+        #: whether the run kept metrics only (``--summary-only``)
+        self.summary_only = self._header_value("summary_only", _flag, 0)
         self._check_layout()
 
     def _damaged(self, what: str) -> ResultsFileError:

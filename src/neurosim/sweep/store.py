@@ -455,7 +455,7 @@ def check_resumable(path, sweep, *, summary_only: bool | None) -> dict:
             f"{path} was written by neurosim {h.get('neurosim_version')}; this is {__version__}. "
             "Finishing it would mix results of two versions; finish it with that version, or "
             "start a new file.")
-    file_summary = bool(int(h.get("summary_only", 0)))
+    file_summary = res.summary_only
     if summary_only is not None and file_summary != bool(summary_only):
         raise ResultsFileError(
             f"{path} was started {'with' if file_summary else 'without'} --summary-only; "

@@ -495,8 +495,9 @@ def parse_regimen(text: str, *, drug: str | None = None, body_weight: float | No
             raise ScenarioError(f"{where}: unknown drug {first!r}." + did_you_mean(first, known_drugs)
                                 + f" Known drugs: {', '.join(known_drugs)}.", key="regimen")
         if drug is not None and drug != first:
-            raise ScenarioError(f"{where}: names drug {first!r} but the entry is for {drug!r}.",
-                                key="regimen")
+            raise ScenarioError(f"{where}: starts with {first!r}, which is neither a dose (a "
+                                f"number with its unit, e.g. '5 mg po') nor the entry's drug "
+                                f"{drug!r}.", key="regimen")
         drug = first
     value, unit, qtext = _read_number_unit(tk, "the dose")
     if value < 0:
