@@ -131,6 +131,51 @@ def test_same_seed_same_numbers_and_csv_output(tmp_path, morphine_run):
     assert rows[0][:2] == ["arm", "dose"] and rows[2][0] == "morphine_5mg"
 
 
+def test_the_figure_draws_the_table(morphine_run):
+    """Both panels plot the result's own numbers: the efficacy panel the mean response
+    (responders in %) with its interval, the side-effect panel the mean burden with its
+    interval, the control and the tolerability threshold as lines."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurosim.analysis.sa_plots import plot_dose_response
+
+    _, res, _ = morphine_run
+    fig = plot_dose_response(res)
+    eff, side = fig.axes[0], fig.axes[1]
+    (points, *_), = [c for c in eff.containers if hasattr(c, "lines")][:1]
+    np.testing.assert_array_equal(points.get_xdata(), res.doses)
+    np.testing.assert_allclose(points.get_ydata(), 100.0 * res.responder_rate, rtol=1e-12)
+    (bpoints, *_), = [c for c in side.containers if hasattr(c, "lines")][:1]
+    np.testing.assert_allclose(bpoints.get_ydata(), res.burden, rtol=1e-12)
+    flat = {round(float(ln.get_ydata()[0]), 12) for ln in side.get_lines()
+            if len(set(np.asarray(ln.get_ydata(), float))) == 1}
+    assert round(res.threshold, 12) in flat and round(res.control["burden"], 12) in flat
+    labels = [t.get_text() for t in side.get_legend().get_texts()]
+    assert any(lab.startswith(f"tolerability threshold {res.threshold:g}") for lab in labels)
+    plt.close(fig)
+
+
+def test_cli_dose_response_writes_table_file_and_figure(tmp_path, capsys):
+    src = tmp_path / "short.toml"
+    text = (REPO / "scenarios/morphine_fixed.toml").read_text(encoding="utf-8")
+    text = text.replace('duration = "12 weeks"', 'duration = "2 weeks"')
+    text = text.replace('history = "4 weeks"', 'history = "0 d"')
+    text = text.replace('output_interval = "1 h"', 'output_interval = "1 d"')
+    src.write_text(text, encoding="utf-8")
+    out, fig = tmp_path / "dr.h5", tmp_path / "dr.png"
+    code = main(["dose-response", str(src), "--drug", "morphine", "--doses", "5,40",
+                 "--patients", "4", "--seed", "3", "--bootstrap", "20", "--threads", "1",
+                 "-o", str(out), "--plot", str(fig), "--progress", "none"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "ED50" in printed and f"wrote {out}" in printed and f"wrote {fig}" in printed
+    assert fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
+    sr = open_sweep(out)
+    assert sr.complete and sr.arms == ["control", "morphine_5mg", "morphine_40mg"]
+
+
 # ----------------------------------------------------------------------------- errors
 
 

@@ -1,6 +1,8 @@
 """``neurosim plot``, ``neurosim sweep --plot``, the overview figure and open_results."""
 from __future__ import annotations
 
+import re
+
 import h5py
 import matplotlib
 
@@ -95,6 +97,22 @@ def test_sweep_rows_as_a_slice(files):
                                   ["pain_auc"][-3:])
     with pytest.raises(NeurosimValueError, match="step 1"):
         sw.trajectories("morphine", "nrs", rows=slice(0, 6, 2))
+
+
+def test_sweep_rows_as_a_mask_or_indices_are_checked(files):
+    sw = open_sweep(files["sweep"])
+    full = sw.metrics("control", ["pain_auc"])["pain_auc"]
+    n = sw.n_patients
+    mask = np.arange(n) % 3 == 0
+    np.testing.assert_array_equal(sw.metrics("control", ["pain_auc"], rows=mask)["pain_auc"],
+                                  full[mask])
+    np.testing.assert_array_equal(sw.metrics("control", ["pain_auc"], rows=[3, 0, 3])
+                                  ["pain_auc"], full[[3, 0, 3]])
+    for bad, words in [(mask[:-1], f"one entry per patient ({n})"),
+                       ([0.5, 1.0], "a list of patient indices"),
+                       ([n], f"from 0 to {n - 1}"), ([-1], f"from 0 to {n - 1}")]:
+        with pytest.raises(NeurosimValueError, match=re.escape(words)):
+            sw.metrics("control", ["pain_auc"], rows=bad)
 
 
 def test_bands_of_a_sample_read_in_blocks_equal_the_bands_of_those_rows(files, monkeypatch):

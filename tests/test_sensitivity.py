@@ -134,6 +134,41 @@ def test_morris_of_a_linear_function_is_exact(tmp_path):
     assert d.n_runs == 10 * 4 == open_sweep(tmp_path / "lin.h5").n_patients
 
 
+def test_tornado_bars_are_the_indices_in_ranking_order(tmp_path):
+    """The tornado plot's bars are ST and S1 of the analysis (widths and error bars), one
+    row per parameter, most influential at the top; ``top`` keeps the first rows."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurosim.analysis.sa_plots import plot_morris, plot_sensitivity, plot_tornado
+    from neurosim.errors import NeurosimValueError
+
+    res = run_design(_ishigami_design(256), IshigamiEvaluator(), tmp_path / "t.h5", threads=1)
+    ix = res.get("y")
+    rank = res.ranking("y")
+    order = [res.names.index(n) for n in rank]
+    ax = plot_tornado(res, "y")
+    bars = ax.patches
+    assert len(bars) == 2 * len(order)
+    np.testing.assert_allclose([b.get_width() for b in bars[:3]], ix["ST"][order], rtol=1e-12)
+    np.testing.assert_allclose([b.get_width() for b in bars[3:]], ix["S1"][order], rtol=1e-12)
+    # the ST bars go from top (most influential) to bottom
+    assert [b.get_y() for b in bars[:3]] == sorted((b.get_y() for b in bars[:3]), reverse=True)
+    at = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())))
+    assert [at[y] for y in sorted(at, reverse=True)] == rank
+    ax2 = plot_tornado(res, "y", top=2)
+    assert len(ax2.patches) == 4 and len(ax2.get_yticklabels()) == 2
+    fig = plot_sensitivity(res)
+    assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 6
+    with pytest.raises(NeurosimValueError, match="tornado plot shows Sobol indices"):
+        plot_tornado(run_design(_ishigami_design(8, method="morris"), IshigamiEvaluator(),
+                                tmp_path / "m.h5", threads=1), "y")
+    with pytest.raises(NeurosimValueError):
+        plot_morris(res, "y")
+    plt.close("all")
+
+
 def test_constant_and_undefined_outputs_get_a_note_not_numbers():
     d = _ishigami_design(16)
     U, X = d.sample()

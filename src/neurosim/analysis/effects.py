@@ -439,20 +439,10 @@ def treatment_effects(result, control=None, *, arms=None, metrics=None,
 
 def _subgroup_mask(rows, n: int) -> np.ndarray:
     """(n,) bool of the patients in ``rows`` (all when None)."""
-    if rows is None:
-        return np.ones(n, dtype=bool)
-    r = np.asarray(rows)
-    if r.dtype == bool:
-        if r.shape != (n,):
-            raise NeurosimValueError(f"rows as a mask needs one entry per patient ({n}); got "
-                                     f"shape {r.shape}.")
-        return r.copy()
-    if r.ndim != 1 or not np.issubdtype(r.dtype, np.integer):
-        raise NeurosimValueError("rows must be a boolean mask or a list of patient indices.")
-    if r.size and (r.min() < 0 or r.max() >= n):
-        raise NeurosimValueError(f"patient indices in rows must be from 0 to {n - 1}.")
+    from ..sweep.result import patient_rows
+
     mask = np.zeros(n, dtype=bool)
-    mask[r] = True
+    mask[patient_rows(rows, n)] = True
     return mask
 
 

@@ -63,6 +63,34 @@ def _finite(value) -> float:
     return x
 
 
+def patient_rows(rows, n: int):
+    """Patients ``rows`` of ``n`` as a slice or an int64 index array, checked.
+
+    ``rows`` is None (all), a slice with step 1, a boolean mask of length
+    ``n`` or a list of indices from 0 to ``n - 1``; anything else is a
+    :class:`~neurosim.errors.NeurosimValueError` saying what is allowed.
+    """
+    if rows is None:
+        return slice(None)
+    if isinstance(rows, slice):
+        if rows.step not in (None, 1):
+            raise NeurosimValueError("rows as a slice must have step 1.")
+        return slice(*rows.indices(n)[:2])
+    idx = np.atleast_1d(np.asarray(rows))
+    if idx.dtype == bool:
+        if idx.shape != (n,):
+            raise NeurosimValueError(f"rows as a mask needs one entry per patient ({n}); got "
+                                     f"shape {idx.shape}.")
+        return np.flatnonzero(idx)
+    if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+        raise NeurosimValueError("rows must be None, a slice, a boolean mask or a list of "
+                                 "patient indices.")
+    idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise NeurosimValueError(f"patient indices in rows must be from 0 to {n - 1}.")
+    return idx
+
+
 def open_sweep(path) -> "SweepResult":
     """Open a sweep's results file (finished or not).
 
@@ -202,19 +230,7 @@ class SweepResult:
         return pick_arm(arm, self.arms, "sweep")
 
     def _rows(self, rows):
-        if rows is None:
-            return slice(None)
-        if isinstance(rows, slice):
-            if rows.step not in (None, 1):
-                raise NeurosimValueError("rows as a slice must have step 1.")
-            return slice(*rows.indices(self.n_patients)[:2])
-        idx = np.atleast_1d(np.asarray(rows))
-        if idx.dtype == bool:
-            idx = np.flatnonzero(idx)
-        idx = idx.astype(np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.n_patients):
-            raise NeurosimValueError(f"rows must be from 0 to {self.n_patients - 1}.")
-        return idx
+        return patient_rows(rows, self.n_patients)
 
     @staticmethod
     def _read(ds, rows):
