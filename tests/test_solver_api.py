@@ -50,7 +50,7 @@ def test_bad_y0(y0, match):
 
 
 @pytest.mark.parametrize("t_eval,match", [
-    ([0.0, 2.0, 1.0], r"strictly increasing; t_eval\[1\]=2.0"),
+    ([0.0, 2.0, 1.0], r"strictly increasing; t_eval\[1\]=2.0 >= t_eval\[2\]=1.0$"),
     ([0.0, 1.0, 1.0], "strictly increasing"),
     ([[0.0, 1.0]], "t_eval must be 1-D"),
     ([], "at least one time"),

@@ -372,7 +372,7 @@ def solve_ensemble(rhs, y0, t_eval, params=None, *, jac=None, method="auto", rto
         bad = int(np.flatnonzero(np.diff(t) <= 0)[0])
         raise NeurosimValueError(
             f"t_eval must be strictly increasing; t_eval[{bad}]={float(t[bad])!r} >= "
-            f"t_eval[{bad + 1}]={t[bad + 1]!r}")
+            f"t_eval[{bad + 1}]={float(t[bad + 1])!r}")
     t = np.ascontiguousarray(t)
 
     if params is None:
