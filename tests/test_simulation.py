@@ -326,6 +326,8 @@ def test_plot_returns_labelled_axes(short, population):
     assert "3 patients" in ax2.get_title()
     with pytest.raises(Exception, match="patient must be"):
         population[1].plot(Figure().subplots(), patient=5)
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes; got 'nrs'"):
+        res.plot("nrs")
 
 
 # ----------------------------------------------------------------------------- HDF5

@@ -356,6 +356,12 @@ def test_describe_says_what_is_swept():
      "Did you mean 'morphine'"),
     ("[sweep]\npatients = 3\n[[sweep.arms]]\nname = \"a/b\"\n", "sweep.arms[0].name",
      "letters"),
+    ("[sweep]\npatients = 3\n[[arms]]\nname = \"a\"\n", "arms",
+     "unknown section 'arms': in a sweep file it belongs to the sweep, as [[sweep.arms]] "
+     "tables."),
+    ("[sweep]\npatients = 3\n[parameters]\nliver_inflammation = 0.5\n", "parameters",
+     "as a [sweep.parameters] table"),
+    ("[design]\nx = 1\n[sweep]\npatients = 3\n", "design", "as 'design = ...' under [sweep]"),
     ("[sweep]\npatients = 3\n[[sweep.arms]]\nname = \"a\"\n[[sweep.arms]]\nname = \"a\"\n",
      "sweep.arms[1].name", "two arms"),
     ("[sweep]\npatients = 3\n[[sweep.genotypes]]\nname = \"g\"\n[[sweep.genotypes.categories]]"

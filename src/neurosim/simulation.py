@@ -1262,6 +1262,13 @@ class ScenarioResult:
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(8, 4.5))
+        elif not hasattr(ax, "fill_between"):
+            from .errors import NeurosimTypeError
+
+            raise NeurosimTypeError(
+                f"ax must be a matplotlib Axes; got {ax!r}. res.plot() draws the NRS and its "
+                "components; for another output plot its array, e.g. "
+                "ax.plot(res.t_weeks, res['plasma_il6'][0]).")
         x = self.t_weeks
         single = self.n_patients == 1 or patient is not None
         i = 0 if patient is None else int(patient)

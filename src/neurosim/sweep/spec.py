@@ -340,6 +340,15 @@ class Sweep:
                                   "file runs with 'neurosim run').")
         sweep = raw.pop("sweep")
         rd.keys(sweep, _SWEEP_KEYS, "sweep")
+        from ..scenario import SECTIONS
+
+        for key in raw:   # a sweep key written at the top level: [[arms]] for [[sweep.arms]]
+            if key not in SECTIONS and key in _SWEEP_KEYS:
+                where = (f"[[sweep.{key}]] tables" if key in ("arms", "correlations", "genotypes")
+                         else f"a [sweep.{key}] table" if key == "parameters"
+                         else f"'{key} = ...' under [sweep]")
+                raise self._err(key, f"unknown section {key!r}: in a sweep file it belongs to "
+                                     f"the sweep, as {where}.")
         self.design = sweep.get("design", "random")
         if self.design not in DESIGNS:
             raise self._err("sweep.design", f"unknown design {self.design!r}."
