@@ -140,3 +140,36 @@ def test_a_documented_signature_is_the_real_one(path, line, node):
     assert [(n, k) for n, k, _ in shown] == [(n, k) for n, k, _ in real], where
     for (name, _, d_shown), (_, _, d_real) in zip(shown, real):
         assert _same_default(d_shown, d_real), f"{where}: {name}={d_shown} but it is {d_real!r}"
+
+
+README_BLOCKS = [(n, code) for p, n, code in BLOCKS if p.name == "README.md"]
+
+
+@pytest.mark.parametrize("line, code", README_BLOCKS, ids=[f"README.md:{n}" for n, _ in README_BLOCKS])
+def test_the_readme_python_runs(line, code, tmp_path, monkeypatch):
+    """The README's Python, run as a newcomer would from a checkout (files it writes go to
+    a temporary folder); its results are then checked against what the README says."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    (tmp_path / "scenarios").symlink_to(REPO / "scenarios")
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    exec(compile(code, f"README.md:{line}", "exec"), names)
+    if "solve_ensemble" in names:
+        res = names["res"]
+        assert res.y.shape == (1000, 241, 2) and res.all_success
+        # one member against the closed form of the one-compartment model with 10 mg q12h
+        ka, ke = names["ka_ke"][0]
+        t = np.arange(0, 241.0)
+        central = np.zeros_like(t)
+        for td in np.arange(0, 240, 12.0):
+            s = np.clip(t - td, 0.0, None)
+            central += np.where(t >= td, 10.0 * ka / (ka - ke) * (np.exp(-ke * s)
+                                                                  - np.exp(-ka * s)), 0.0)
+        np.testing.assert_allclose(res.y[0, :, 1], central, rtol=1e-4, atol=1e-6)
+    else:
+        res = names["res"]
+        assert (tmp_path / "morphine.h5").exists()
+        assert res.n_patients == 1 and res.success.all()
+        assert 0.0 <= names["res"].metrics()["nrs_endpoint"][0] <= 10.0
