@@ -173,3 +173,18 @@ def test_the_readme_python_runs(line, code, tmp_path, monkeypatch):
         assert (tmp_path / "morphine.h5").exists()
         assert res.n_patients == 1 and res.success.all()
         assert 0.0 <= names["res"].metrics()["nrs_endpoint"][0] <= 10.0
+
+
+def test_the_api_reference_is_up_to_date():
+    """docs/api.md is what docs/scripts/gen_api_docs.py makes of the current docstrings."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_api_docs",
+                                                  REPO / "docs" / "scripts" / "gen_api_docs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    page = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    assert page == gen.render(), "docs/api.md is out of date: run docs/scripts/gen_api_docs.py"
+    # every public entry point of the package is on the page
+    for name in neurosim.__all__:
+        assert f"neurosim.{name}" in page
