@@ -166,14 +166,17 @@ class PatientControl:
     log: bool = False
 
     def row(self):
+        """The parameter table's row of the slider's parameter."""
         from .model.parameters import PARAMETERS
 
         return PARAMETERS[self.parameter]
 
     def shown(self, table_value: float) -> float:
+        """A table value in the slider's unit."""
         return table_value * self.scale
 
     def table(self, shown_value: float) -> float:
+        """A slider value in the table's unit."""
         return shown_value / self.scale
 
 

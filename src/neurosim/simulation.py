@@ -1035,6 +1035,7 @@ class ScenarioResult:
 
     @property
     def n_patients(self) -> int:
+        """Number of patients simulated."""
         return int(self.parameters.shape[0])
 
     @property
@@ -1049,6 +1050,7 @@ class ScenarioResult:
 
     @property
     def success(self) -> np.ndarray:
+        """(n_patients,) bool: the patients whose simulation reached the end."""
         return self.status == 0
 
     @property

@@ -118,9 +118,11 @@ class ResultSet:
         return self._by[self._arm(arm)]
 
     def done(self, arm=None) -> np.ndarray:
+        """(n_patients,) bool: every patient of a finished run is done."""
         return np.ones(self.n_patients, dtype=bool)
 
     def status(self, arm=None) -> np.ndarray:
+        """Solver status per patient (0: success) of one scenario (``arm``)."""
         return np.asarray(self.result(arm).status)
 
     def metric_units(self) -> dict:
@@ -130,6 +132,7 @@ class ResultSet:
         return {k: u for k, u, _ in METRICS}
 
     def metrics(self, arm=None, names=None) -> dict:
+        """Metrics per patient of one scenario (``arm``), all or those in ``names``."""
         m = self.result(arm).metrics()
         names = list(m) if names is None else names
         for k in names:

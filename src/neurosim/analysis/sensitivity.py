@@ -138,6 +138,7 @@ class SAParameter:
         return self.low + u * (self.high - self.low)
 
     def describe(self) -> str:
+        """The input's distribution and range in words."""
         u = "" if self.unit in ("", "1") else f" {self.unit}"
         return f"{self.distribution} on [{self.low:g}, {self.high:g}]{u}"
 
@@ -197,6 +198,7 @@ class SensitivityDesign:
 
     @property
     def names(self) -> list:
+        """Names of the inputs, in the order of the design's columns."""
         return [p.name for p in self.parameters]
 
     @property
@@ -278,6 +280,7 @@ class SensitivityDesign:
         return out, ""
 
     def to_dict(self) -> dict:
+        """The design as plain data (stored in the results file)."""
         return {"method": self.method, "n": int(self.n), "seed": int(self.seed),
                 "levels": int(self.levels), "second_order": bool(self.second_order),
                 "confidence": float(self.confidence), "resamples": int(self.resamples),
@@ -287,6 +290,7 @@ class SensitivityDesign:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "SensitivityDesign":
+        """The design back from :meth:`to_dict`."""
         d = dict(d)
         d["parameters"] = [SAParameter(**p) for p in d["parameters"]]
         return cls(**d)
@@ -600,10 +604,12 @@ class SensitivityResult:
 
     @property
     def method(self) -> str:
+        """``"sobol"`` or ``"morris"``."""
         return self.design.method
 
     @property
     def names(self) -> list:
+        """Names of the inputs, in the order of the indices."""
         return self.design.names
 
     def _arm(self, arm):

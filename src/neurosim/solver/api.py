@@ -60,6 +60,7 @@ class Status(enum.IntEnum):
 
     @property
     def message(self) -> str:
+        """What the status means and what to try, in words."""
         return _STATUS_MESSAGES[self]
 
 
@@ -120,6 +121,7 @@ class EnsembleResult:
 
     @property
     def n_members(self) -> int:
+        """Number of ensemble members solved."""
         return self.y.shape[0]
 
     @property
@@ -129,6 +131,7 @@ class EnsembleResult:
 
     @property
     def all_success(self) -> bool:
+        """True when every member reached the end of the span."""
         return bool(np.all(self.status == Status.SUCCESS))
 
     def messages(self) -> list[str]:

@@ -375,6 +375,7 @@ class SweepResult:
 
     @property
     def parameter_names(self) -> list:
+        """Names of the columns of :attr:`parameters` (the swept model parameters)."""
         with self._file() as f:
             return _str_list(f["patients/parameter_names"])
 

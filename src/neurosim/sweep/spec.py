@@ -664,6 +664,7 @@ class Sweep:
 
     @property
     def parameter_dimensions(self) -> list:
+        """The swept dimensions that are model parameters (not drug factors or genotypes)."""
         return [d for d in self.dimensions if d.kind == "parameter"]
 
     @property
@@ -689,6 +690,7 @@ class Sweep:
 
     @property
     def grid_size(self) -> int:
+        """Patients of one full grid (the product of the levels); 0 unless the design is a grid."""
         if self.design != "grid":
             return 0
         return int(np.prod([d.n_levels for d in self.dimensions], dtype=np.int64))

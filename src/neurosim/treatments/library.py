@@ -703,6 +703,7 @@ class DrugLibrary:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Names of the drugs in the library."""
         return tuple(self.drugs)
 
     def drug(self, name: str) -> Drug:

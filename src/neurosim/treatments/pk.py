@@ -899,6 +899,7 @@ class CompiledTreatments:
 
     @property
     def n_states(self) -> int:
+        """Number of drug states the treatments add after the disease states."""
         return len(self.state_names)
 
     def factor_columns(self, drug: str, quantity: str) -> list:

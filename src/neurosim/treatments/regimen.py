@@ -244,6 +244,7 @@ class Regimen:
 
     @property
     def is_infusion(self) -> bool:
+        """True for a continuous infusion or a patch (a rate, not boluses)."""
         return self.form in ("infusion", "patch")
 
     def _each_duration(self) -> float:
