@@ -305,6 +305,8 @@ def test_effects_command_file_errors(sweep, tmp_path, capsys):
     assert code == 2 and "is a sweep file" in err
     code, _, err = run(["effects", tmp_path / "none.h5"], capsys)
     assert code == 2 and "no such results file" in err
+    code, _, err = run(["effects", pop, tmp_path / "." / "pop.h5"], capsys)
+    assert code == 2 and "is given twice" in err and len(err.strip().splitlines()) == 1
     # two run files of the same patients are arms
     drug = tmp_path / "drug.h5"
     _pop("drug", '"morphine 10 mg po q4h"', patients=2).to_hdf5(drug)

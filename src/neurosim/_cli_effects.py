@@ -49,6 +49,15 @@ def _arms_from_files(files):
     from .errors import NeurosimValueError
     from .io import open_results
 
+    from pathlib import Path
+
+    seen = {}
+    for f in files:
+        key = Path(f).resolve()
+        if key in seen:
+            raise NeurosimValueError(f"{f} is given twice (as {seen[key]} before); each file is "
+                                     "one arm.")
+        seen[key] = f
     opened = [open_results(f) for f in files]
     if len(opened) == 1:
         (res,) = opened
