@@ -223,6 +223,21 @@ def test_unknown_control_name_is_a_key_error_with_suggestion(ex):
         ex.set(dose=10)
 
 
+@pytest.mark.parametrize("options, words", [
+    ({"liver": "child_pugh_b"}, "'liver' is a scenario setting: start from a scenario, e.g. "
+                                "explore(neurosim.Scenario(liver=...))."),
+    ({"rtl": 1e-5}, "Did you mean 'rtol'?"),
+    ({"colour": "red"}, "Options: dosing, rtol, threads, debounce, dpi, run."),
+])
+def test_an_unknown_explore_option_says_what_is_allowed(options, words):
+    from neurosim.errors import NeurosimTypeError
+
+    with pytest.raises(NeurosimTypeError) as info:
+        explore(**options)
+    assert f"explore() has no option {next(iter(options))!r}." in str(info.value)
+    assert words in str(info.value)
+
+
 def test_missing_ipywidgets_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(MissingDependencyError, match=r"neurosim\[notebook\]"):

@@ -44,6 +44,7 @@ The redraw latency (simulate + draw) is recorded for every update
 from __future__ import annotations
 
 import html
+import inspect
 import io
 import math
 import time
@@ -1006,6 +1007,22 @@ def explore(scenario=None, **options) -> Explorer:
     scenario : Scenario, str or Path, optional
         Starting settings (default: the default patient on oral morphine).
     **options
-        Passed to :class:`Explorer` (``dosing``, ``rtol``, ``debounce``, ``dpi``).
+        Passed to :class:`Explorer` (``dosing``, ``rtol``, ``threads``,
+        ``debounce``, ``dpi``, ``run``). Scenario settings (``liver``,
+        ``regimens``, ...) go in the scenario: ``explore(Scenario(liver=...))``.
     """
+    allowed = [n for n in inspect.signature(Explorer.__init__).parameters
+               if n not in ("self", "scenario")]
+    for key in options:
+        if key not in allowed:
+            from .errors import NeurosimTypeError
+            from .scenario import _KEYWORDS as scenario_keywords
+
+            hint = ""
+            if key in scenario_keywords:
+                hint = (f" {key!r} is a scenario setting: start from a scenario, e.g. "
+                        f"explore(neurosim.Scenario({key}=...)).")
+            raise NeurosimTypeError(f"explore() has no option {key!r}." + hint
+                                    + did_you_mean(key, allowed)
+                                    + f" Options: {', '.join(allowed)}.")
     return Explorer(scenario, **options)
