@@ -258,3 +258,28 @@ def _with_func(parser, func):
             for sub in action.choices.values():
                 sub.set_defaults(func=func)
     return parser
+
+
+def test_progress_auto_shows_a_bar_on_a_terminal_for_populations_only(tmp_path, capsys,
+                                                                      monkeypatch):
+    import argparse
+
+    from neurosim._cli_common import run_progress
+
+    def args(progress="auto", quiet=False):
+        return argparse.Namespace(progress=progress, quiet=quiet)
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert run_progress(args(), 3) in ("tqdm", "text")   # text when tqdm is not installed
+    assert run_progress(args(), 1) is None               # one patient: nothing to follow
+    assert run_progress(args(quiet=True), 3) is None
+    assert run_progress(args("text"), 1) == "text"        # asked for: always
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert run_progress(args(), 3) is None               # a log or a pipe stays clean
+    # end to end: --progress text reports the patients on stderr, auto off a terminal does not
+    sc = write(tmp_path, "mor")
+    code, _, err = run(["run", sc, "-o", tmp_path / "a.h5", "--patients", "2",
+                        "--progress", "text"], capsys)
+    assert code == 0 and "mor: " in err and "(100 %" in err
+    code, _, err = run(["run", sc, "-o", tmp_path / "b.h5", "--patients", "2"], capsys)
+    assert code == 0 and "(100 %" not in err

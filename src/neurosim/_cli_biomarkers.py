@@ -50,23 +50,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_biomarkers)
 
 
-def _progress_spec(choice: str):
-    if choice == "none":
-        return None
-    if choice != "auto":
-        return choice
-    if not sys.stderr.isatty():
-        return None
-    try:
-        import tqdm  # noqa: F401
-
-        return "tqdm"
-    except ImportError:
-        return "text"
-
-
 def _cmd_biomarkers(args) -> int:
-    from ._cli_common import FIGURE_SUFFIXES, check_target
+    from ._cli_common import FIGURE_SUFFIXES, check_target, progress_spec
     from .analysis.biomarkers import rank_biomarkers
     from .errors import NeurosimValueError
 
@@ -82,7 +67,7 @@ def _cmd_biomarkers(args) -> int:
         outcomes=args.outcome or ("severe_pain", "response"),
         parameters=args.parameter or (), severe_nrs=args.severe_nrs, n_boot=args.bootstrap,
         level=args.level, seed=args.seed, min_patients=args.min_patients,
-        progress=_progress_spec(args.progress))
+        progress=progress_spec(args.progress, off_terminal=None))
     written = []
     if args.plot:
         from .comparison import save_figure

@@ -92,14 +92,45 @@ def print_warnings(scenario, stream=None) -> None:
         print(f"neurosim: warning: {w}", file=stream)
 
 
+def progress_spec(choice: str, *, off_terminal="text"):
+    """The progress reporter for a ``--progress`` choice.
+
+    ``"auto"`` is a tqdm bar when stderr is a terminal (plain lines when tqdm is
+    not installed) and ``off_terminal`` otherwise: ``"text"`` (lines every few
+    seconds, for long work whose log should show it) or None (silent).
+    """
+    if choice == "none":
+        return None
+    if choice != "auto":
+        return choice
+    if not sys.stderr.isatty():
+        return off_terminal
+    try:
+        import tqdm  # noqa: F401
+
+        return "tqdm"
+    except ImportError:
+        return "text"
+
+
 def add_run_options(p) -> None:
     """Options shared by run and compare."""
     p.add_argument("--patients", type=int, metavar="N",
                    help="simulate N patients drawn from the virtual population (scenario seed)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="solver threads (default: all cores); results do not depend on it")
-    p.add_argument("--progress", choices=("none", "text", "tqdm"), default="none",
-                   help="progress report over patients (default: none)")
+    p.add_argument("--progress", choices=("auto", "none", "text", "tqdm"), default="auto",
+                   help="progress report over patients on stderr (default auto: a bar on a "
+                        "terminal when more than one patient is simulated, nothing otherwise)")
+
+
+def run_progress(args, n_patients: int):
+    """``--progress`` of run and compare for ``n_patients`` patients per scenario."""
+    if getattr(args, "quiet", False):
+        return None
+    if args.progress == "auto" and n_patients <= 1:
+        return None
+    return progress_spec(args.progress, off_terminal=None)
 
 
 def check_run_options(args) -> None:

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
 
 def _cmd_compare(args) -> int:
     from ._cli_common import (check_run_options, command_line, expand_scenarios, output_dir,
-                              print_warnings, report_failures, safe_name, unique)
+                              print_warnings, report_failures, run_progress, safe_name,
+                              unique)
     from .comparison import (format_table, plot_comparison, save_figure, summary_rows,
                              write_csv)
     from .io.results import write_results
@@ -57,11 +58,11 @@ def _cmd_compare(args) -> int:
         scenarios.append(sc)
     outdir = Path(args.output)
     results, failed = [], False
-    progress = None if args.progress == "none" else args.progress
     for sc in scenarios:
         print_warnings(sc)
+        n = args.patients if args.patients is not None else sc.population_size
         res = simulate_scenario(sc, patients=args.patients, threads=args.threads,
-                                progress=progress)
+                                progress=run_progress(args, n))
         failed |= report_failures(res)
         results.append(res)
     output_dir(outdir)

@@ -80,7 +80,7 @@ def _parse_doses(text: str) -> list:
 
 def _cmd_dose_response(args) -> int:
     from ._cli_common import FIGURE_SUFFIXES, check_target, command_line
-    from ._cli_sweep import _progress_spec
+    from ._cli_common import progress_spec
     from .analysis.doseresponse import DEFAULT_THRESHOLD, dose_response, running_file
     from .errors import NeurosimValueError
     from .sweep import SweepInterrupted
@@ -106,7 +106,7 @@ def _cmd_dose_response(args) -> int:
                                        else args.threshold),
                             n_boot=args.bootstrap, output=args.output, threads=args.threads,
                             workers=args.workers, dask=args.dask,
-                            progress=None if args.quiet else _progress_spec(args.progress),
+                            progress=None if args.quiet else progress_spec(args.progress),
                             command_line=command_line(args), resume=args.resume,
                             batch_size=args.batch_size)
     except SweepInterrupted as exc:

@@ -46,7 +46,7 @@ def format_metrics(result) -> str:
 
 def _cmd_run(args) -> int:
     from ._cli_common import (FIGURE_SUFFIXES, check_run_options, check_target, command_line,
-                              print_warnings, report_failures, safe_name)
+                              print_warnings, report_failures, run_progress, safe_name)
     from .comparison import save_figure
     from .errors import ResultsFileError
     from .io.results import write_results
@@ -64,8 +64,9 @@ def _cmd_run(args) -> int:
         check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     if not args.quiet:
         print_warnings(sc)
+    n = args.patients if args.patients is not None else sc.population_size
     res = simulate_scenario(sc, patients=args.patients, threads=args.threads,
-                            progress=None if args.progress == "none" else args.progress)
+                            progress=run_progress(args, n))
     write_results(res, out, command_line=command_line(args))
     if args.plot:
         from matplotlib.figure import Figure

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 def _cmd_sensitivity(args) -> int:
     from ._cli_common import FIGURE_SUFFIXES, check_target, command_line, safe_name
-    from ._cli_sweep import _progress_spec
+    from ._cli_common import progress_spec
     from .analysis.sensitivity import load_sensitivity, run_sensitivity
     from .errors import NeurosimValueError
     from .sweep import SweepInterrupted
@@ -67,7 +67,7 @@ def _cmd_sensitivity(args) -> int:
     try:
         res = run_sensitivity(sp, out, resume=args.resume, overwrite=args.overwrite,
                               threads=args.threads, workers=args.workers, dask=args.dask,
-                              progress=None if args.quiet else _progress_spec(args.progress),
+                              progress=None if args.quiet else progress_spec(args.progress),
                               command_line=command_line(args))
     except SweepInterrupted as exc:
         print(f"neurosim sensitivity: {exc}", file=sys.stderr)

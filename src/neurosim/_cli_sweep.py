@@ -56,21 +56,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_sweep)
 
 
-def _progress_spec(choice: str):
-    if choice == "none":
-        return None
-    if choice != "auto":
-        return choice
-    if sys.stderr.isatty():
-        try:
-            import tqdm  # noqa: F401
-
-            return "tqdm"
-        except ImportError:
-            pass
-    return "text"
-
-
 def format_table(res) -> str:
     """The headline metrics of every arm (means over patients; responders: the rate)."""
     import math
@@ -91,7 +76,8 @@ def format_table(res) -> str:
 
 
 def _cmd_sweep(args) -> int:
-    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line, safe_name
+    from ._cli_common import (FIGURE_SUFFIXES, check_target, command_line, progress_spec,
+                              safe_name)
     from .errors import NeurosimValueError
     from .sweep import SweepInterrupted, load_sweep, run_sweep
     from .sweep.runner import SweepRunError
@@ -116,7 +102,7 @@ def _cmd_sweep(args) -> int:
         res = run_sweep(sw, out, resume=args.resume, overwrite=args.overwrite,
                         summary_only=args.summary_only, batch_size=args.batch_size,
                         threads=args.threads, workers=args.workers, dask=args.dask,
-                        progress=None if args.quiet else _progress_spec(args.progress),
+                        progress=None if args.quiet else progress_spec(args.progress),
                         command_line=command_line(args))
     except SweepInterrupted as exc:
         print(f"neurosim sweep: {exc}", file=sys.stderr)
