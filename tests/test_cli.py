@@ -179,8 +179,9 @@ def test_compare_bad_input_writes_nothing(tmp_path, capsys):
 
 def test_demo_quick(tmp_path, capsys):
     outdir = tmp_path / "demo"
-    code, out, err = run(["demo", "--quick", "-o", outdir], capsys)
+    code, out, err = run(["demo", "--quick", "-o", outdir, "--progress", "text"], capsys)
     assert code == 0, err
+    assert "neurosim demo: 24/24 (100 %" in err   # progress over the simulations
     for name in ("summary.csv", "nrs_trajectories.png", "components.png",
                  "liver_comparison.png"):
         assert (outdir / name).is_file(), name

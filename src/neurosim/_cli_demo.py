@@ -33,6 +33,9 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help="2 weeks of treatment sampled every 6 h (a fast check)")
     p.add_argument("--threads", type=int, metavar="N", help="solver threads (default: all)")
+    p.add_argument("--progress", choices=("auto", "none", "text", "tqdm"), default="auto",
+                   help="progress over the simulations on stderr (default auto: a bar on a "
+                        "terminal, nothing otherwise)")
     p.set_defaults(func=_cmd_demo)
 
 
@@ -49,7 +52,8 @@ def demo_scenarios(quick: bool = False) -> list:
 def _cmd_demo(args) -> int:
     from matplotlib.figure import Figure
 
-    from ._cli_common import command_line, output_dir, report_failures, safe_name
+    from ._cli_common import command_line, output_dir, progress_spec, report_failures, safe_name
+    from ._progress import make_progress
     from .comparison import (format_table, liver_label, plot_component_grid, plot_liver_bars,
                              plot_trajectories, save_figure, summary_rows, write_csv)
     from .errors import NeurosimValueError
@@ -71,11 +75,14 @@ def _cmd_demo(args) -> int:
           flush=True)
     cmd = command_line(args)
     results, failed = [], False
-    for sc in scenarios:
-        res = simulate_scenario(sc, threads=args.threads)
-        failed |= report_failures(res)
-        write_results(res, resdir / f"{safe_name(sc.name)}_{sc.liver}.h5", command_line=cmd)
-        results.append(res)
+    with make_progress(progress_spec(args.progress, off_terminal=None), len(scenarios),
+                       "neurosim demo", unit="simulations") as bar:
+        for sc in scenarios:
+            res = simulate_scenario(sc, threads=args.threads)
+            failed |= report_failures(res)
+            write_results(res, resdir / f"{safe_name(sc.name)}_{sc.liver}.h5", command_line=cmd)
+            results.append(res)
+            bar.update(1)
     rows = summary_rows(results)
     write_csv(rows, outdir / "summary.csv")
 
