@@ -79,8 +79,7 @@ def _parse_doses(text: str) -> list:
 
 
 def _cmd_dose_response(args) -> int:
-    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line
-    from ._cli_common import progress_spec
+    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line, progress_spec
     from .analysis.doseresponse import DEFAULT_THRESHOLD, dose_response, running_file
     from .errors import NeurosimValueError
     from .sweep import SweepInterrupted

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -48,8 +49,6 @@ def _arms_from_files(files):
     from .analysis.plots import ResultSet, _is_sweep
     from .errors import NeurosimValueError
     from .io import open_results
-
-    from pathlib import Path
 
     seen = {}
     for f in files:

@@ -43,8 +43,8 @@ def register(subparsers) -> None:
 
 
 def _cmd_sensitivity(args) -> int:
-    from ._cli_common import FIGURE_SUFFIXES, check_target, command_line, safe_name
-    from ._cli_common import progress_spec
+    from ._cli_common import (FIGURE_SUFFIXES, check_target, command_line, progress_spec,
+                              safe_name)
     from .analysis.sensitivity import load_sensitivity, run_sensitivity
     from .errors import NeurosimValueError
     from .sweep import SweepInterrupted
