@@ -419,3 +419,16 @@ def test_a_span_of_exactly_the_limit_is_accepted(tmp_path):
     path.write_text(_toml.dumps(raw))
     assert load_scenario(path).duration == pytest.approx(MAX_SPAN_YEARS * HOURS_PER_YEAR,
                                                          rel=1e-15)
+
+
+@pytest.mark.parametrize("entry, kind", [
+    ({"regimens": ["morphine 10 mg po q4h from 3 weeks"]}, "regimens"),
+    ({"procedures": [{"procedure": "celiac_plexus_neurolysis", "at": "2 weeks"}]}, "procedures"),
+])
+def test_a_treatment_starting_after_the_treated_phase_is_a_warning(entry, kind):
+    sc = Scenario(duration="2 weeks", **{k: v for k, v in entry.items()})
+    (w,) = [w for w in sc.warnings if "never acts" in w]
+    assert f"[treatments.{kind}[0]] starts at" in w and "(2 weeks)" in w
+    # one starting inside the phase is fine
+    ok = Scenario(duration="4 weeks", **entry)
+    assert not [w for w in ok.warnings if "never acts" in w]

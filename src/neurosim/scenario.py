@@ -826,6 +826,15 @@ class Scenario:
             # as a scenario error rather than a traceback.
             raise rd.error("treatments", f"cannot read the treatments: {exc!s} (check the "
                                          "types of the values; see docs/drugs.md).") from None
+        # A treatment that starts after the treated phase never acts: surely a slip.
+        for kind, items in (("regimens", plan.regimens), ("procedures", plan.procedures)):
+            for i, item in enumerate(items):
+                if item.start >= self.duration:
+                    self.warnings.append(
+                        f"{rd.source}: [treatments.{kind}[{i}]] starts at "
+                        f"{format_duration(item.start)}, not before the end of the treated "
+                        f"phase ({format_duration(self.duration)}): it never acts. Times in "
+                        "[treatments] count from the treatment start.")
         return plan
 
     # -- derived --------------------------------------------------------------------
