@@ -267,16 +267,18 @@ def test_progress_auto_shows_a_bar_on_a_terminal_for_populations_only(tmp_path, 
 
     from neurosim._cli_common import run_progress
 
-    def args(progress="auto", quiet=False):
-        return argparse.Namespace(progress=progress, quiet=quiet)
+    def args(progress="auto", quiet=False, patients=None):
+        return argparse.Namespace(progress=progress, quiet=quiet, patients=patients)
 
+    one, population = (argparse.Namespace(population_size=k) for k in (1, 50))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    assert run_progress(args(), 3) in ("tqdm", "text")   # text when tqdm is not installed
-    assert run_progress(args(), 1) is None               # one patient: nothing to follow
-    assert run_progress(args(quiet=True), 3) is None
-    assert run_progress(args("text"), 1) == "text"        # asked for: always
+    assert run_progress(args(patients=3), one) in ("tqdm", "text")  # text without tqdm
+    assert run_progress(args(), population) in ("tqdm", "text")     # the scenario's population
+    assert run_progress(args(), one) is None                        # one patient: nothing to follow
+    assert run_progress(args(quiet=True, patients=3), one) is None
+    assert run_progress(args("text"), one) == "text"                # asked for: always
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
-    assert run_progress(args(), 3) is None               # a log or a pipe stays clean
+    assert run_progress(args(patients=3), one) is None              # a log or a pipe stays clean
     # end to end: --progress text reports the patients on stderr, auto off a terminal does not
     sc = write(tmp_path, "mor")
     code, _, err = run(["run", sc, "-o", tmp_path / "a.h5", "--patients", "2",

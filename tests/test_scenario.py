@@ -411,14 +411,14 @@ def test_describe_mentions_treatments_and_safety():
 
 def test_a_span_of_exactly_the_limit_is_accepted(tmp_path):
     from neurosim.scenario import MAX_SPAN_YEARS
-    from neurosim.units import HOURS_PER_YEAR
 
-    raw = _with("simulation.duration", f"{MAX_SPAN_YEARS} years")
+    assert MAX_SPAN_YEARS == 100
+    raw = _with("simulation.duration", "100 years")
     raw["simulation"]["output_interval"] = "1 d"
     path = tmp_path / "long.toml"
     path.write_text(_toml.dumps(raw))
-    assert load_scenario(path).duration == pytest.approx(MAX_SPAN_YEARS * HOURS_PER_YEAR,
-                                                         rel=1e-15)
+    # 100 mean Gregorian years of 365.25 days: 876,600 h
+    assert load_scenario(path).duration == pytest.approx(876_600.0, rel=1e-15)
 
 
 @pytest.mark.parametrize("entry, kind", [

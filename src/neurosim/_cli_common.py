@@ -124,8 +124,9 @@ def add_run_options(p) -> None:
                         "terminal when more than one patient is simulated, nothing otherwise)")
 
 
-def run_progress(args, n_patients: int):
-    """``--progress`` of run and compare for ``n_patients`` patients per scenario."""
+def run_progress(args, scenario):
+    """``--progress`` of run and compare for one scenario (``--patients`` or its own)."""
+    n_patients = args.patients if args.patients is not None else scenario.population_size
     if getattr(args, "quiet", False):
         return None
     if args.progress == "auto" and n_patients <= 1:

@@ -49,20 +49,19 @@ def _cmd_compare(args) -> int:
     for path in expand_scenarios(args.scenarios):
         sc = load_scenario(path)
         if args.liver:
-            from .errors import NeurosimError, NeurosimValueError
+            from .errors import NeurosimError, NeurosimValueError, bare_message
 
             try:
                 sc = sc.with_changes(liver=args.liver)
             except NeurosimError as exc:
-                raise NeurosimValueError(f"--liver: {str(exc).split('] ', 1)[-1]}") from None
+                raise NeurosimValueError(f"--liver: {bare_message(exc)}") from None
         scenarios.append(sc)
     outdir = Path(args.output)
     results, failed = [], False
     for sc in scenarios:
         print_warnings(sc)
-        n = args.patients if args.patients is not None else sc.population_size
         res = simulate_scenario(sc, patients=args.patients, threads=args.threads,
-                                progress=run_progress(args, n))
+                                progress=run_progress(args, sc))
         failed |= report_failures(res)
         results.append(res)
     output_dir(outdir)

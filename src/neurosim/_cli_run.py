@@ -64,9 +64,8 @@ def _cmd_run(args) -> int:
         check_target(args.plot, FIGURE_SUFFIXES, "--plot")
     if not args.quiet:
         print_warnings(sc)
-    n = args.patients if args.patients is not None else sc.population_size
     res = simulate_scenario(sc, patients=args.patients, threads=args.threads,
-                            progress=run_progress(args, n))
+                            progress=run_progress(args, sc))
     write_results(res, out, command_line=command_line(args))
     if args.plot:
         from matplotlib.figure import Figure

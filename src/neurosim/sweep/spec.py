@@ -332,7 +332,7 @@ class Sweep:
         return ScenarioError(message, file=self.source, key=key)
 
     def _read(self, raw: dict):
-        from ..scenario import Scenario, _Reader
+        from ..scenario import SECTIONS, Scenario, _Reader
 
         rd = _Reader(self.source)
         if "sweep" not in raw:
@@ -340,8 +340,6 @@ class Sweep:
                                   "file runs with 'neurosim run').")
         sweep = raw.pop("sweep")
         rd.keys(sweep, _SWEEP_KEYS, "sweep")
-        from ..scenario import SECTIONS
-
         for key in raw:   # a sweep key written at the top level: [[arms]] for [[sweep.arms]]
             if key not in SECTIONS and key in _SWEEP_KEYS:
                 where = (f"[[sweep.{key}]] tables" if key in ("arms", "correlations", "genotypes")

@@ -1179,8 +1179,7 @@ class TreatmentPlan:
         try:
             _reject_unknown(table, allowed, "treatments")
         except ScenarioError as exc:
-            raise ScenarioError(str(exc).split("] ", 1)[-1], file=source,
-                                key=exc.key) from None
+            raise ScenarioError(bare_message(exc), file=source, key=exc.key) from None
         base = load_library() if library is None else library
         lib = base.with_overrides(table["library"], source=source) if "library" in table else base
         try:
