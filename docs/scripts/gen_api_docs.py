@@ -117,7 +117,7 @@ def _entry(qualname: str, obj) -> list:
         # a result record's constructor is not for users: no signature
         sig = "" if dataclasses.is_dataclass(obj) else _signature(obj)
         lines.append(f"### class `{qualname}{sig}`\n")
-    elif callable(obj) and not isinstance(obj, type):
+    elif callable(obj):
         lines.append(f"### `{qualname}{_signature(obj)}`\n")
     else:
         lines.append(f"### `{qualname}`: {_value(obj)}\n")
@@ -178,7 +178,7 @@ def render() -> str:
             if inspect.ismodule(obj):
                 continue
             home = _section_of(getattr(obj, "__module__", None), listed) \
-                if (inspect.isclass(obj) or callable(obj)) else None
+                if callable(obj) else None
             if home is not None and home != name:   # documented in its own module's section
                 aliases.append(f"`{name}.{attr}` (see `{home}.{attr}`)")
                 continue
